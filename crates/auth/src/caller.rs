@@ -37,7 +37,9 @@ impl Caller {
         if self.satisfies(expr) {
             return Ok(());
         }
-        let unsatisfied = expr.unsatisfied(&self.scopes).unwrap_or_else(|| expr.clone());
+        let unsatisfied = expr
+            .unsatisfied(&self.scopes)
+            .unwrap_or_else(|| expr.clone());
         let message = format!(
             "Client ID {} does not have sufficient scopes and is missing the following scopes:\n\n\
              ```\n{}\n```\n\nThis request requires the client to satisfy the following scope expression:\n\n\
@@ -46,8 +48,11 @@ impl Caller {
             serde_json::to_string_pretty(&unsatisfied.to_json()).unwrap_or_default(),
             serde_json::to_string_pretty(&expr.to_json()).unwrap_or_default(),
         );
-        Err(ApiError::new(ErrorCode::InsufficientScopes, message)
-            .with_details(json!({ "required": expr.to_json(), "unsatisfied": unsatisfied.to_json() })))
+        Err(
+            ApiError::new(ErrorCode::InsufficientScopes, message).with_details(
+                json!({ "required": expr.to_json(), "unsatisfied": unsatisfied.to_json() }),
+            ),
+        )
     }
 }
 

@@ -32,7 +32,9 @@ pub struct Cipher {
 
 impl std::fmt::Debug for Cipher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cipher").field("current", &self.current).finish_non_exhaustive()
+        f.debug_struct("Cipher")
+            .field("current", &self.current)
+            .finish_non_exhaustive()
     }
 }
 
@@ -48,7 +50,10 @@ impl Cipher {
                 (id.clone(), Aes256Gcm::new(&key))
             })
             .collect();
-        Some(Cipher { current: current.clone(), keys })
+        Some(Cipher {
+            current: current.clone(),
+            keys,
+        })
     }
 
     pub fn seal(&self, plaintext: &[u8]) -> String {
@@ -56,7 +61,9 @@ impl Cipher {
         rand::thread_rng().fill_bytes(&mut nonce);
         let cipher = &self.keys[&self.current];
         // Encryption with a valid key and nonce size cannot fail.
-        let ct = cipher.encrypt(Nonce::from_slice(&nonce), plaintext).unwrap_or_default();
+        let ct = cipher
+            .encrypt(Nonce::from_slice(&nonce), plaintext)
+            .unwrap_or_default();
         let mut out = nonce.to_vec();
         out.extend_from_slice(&ct);
         format!("{}:{}", self.current, STANDARD.encode(out))
@@ -64,13 +71,18 @@ impl Cipher {
 
     pub fn open(&self, sealed: &str) -> Result<Vec<u8>, CryptoError> {
         let (key_id, data) = sealed.split_once(':').ok_or(CryptoError::Malformed)?;
-        let cipher = self.keys.get(key_id).ok_or_else(|| CryptoError::UnknownKey(key_id.to_string()))?;
+        let cipher = self
+            .keys
+            .get(key_id)
+            .ok_or_else(|| CryptoError::UnknownKey(key_id.to_string()))?;
         let raw = STANDARD.decode(data).map_err(|_| CryptoError::Malformed)?;
         if raw.len() < 12 {
             return Err(CryptoError::Malformed);
         }
         let (nonce, ct) = raw.split_at(12);
-        cipher.decrypt(Nonce::from_slice(nonce), ct).map_err(|_| CryptoError::Tampered)
+        cipher
+            .decrypt(Nonce::from_slice(nonce), ct)
+            .map_err(|_| CryptoError::Tampered)
     }
 
     pub fn open_string(&self, sealed: &str) -> Result<String, CryptoError> {
@@ -89,13 +101,20 @@ mod tests {
         assert!(!sealed.contains("hello"));
         assert_eq!(old.open(&sealed).unwrap(), b"hello");
 
-        let rotated = Cipher::new(&[("k2".into(), "second".into()), ("k1".into(), "first secret".into())]).unwrap();
+        let rotated = Cipher::new(&[
+            ("k2".into(), "second".into()),
+            ("k1".into(), "first secret".into()),
+        ])
+        .unwrap();
         assert_eq!(rotated.open(&sealed).unwrap(), b"hello");
         assert!(rotated.seal(b"x").starts_with("k2:"));
 
         let other = Cipher::new(&[("k1".into(), "wrong".into())]).unwrap();
         assert!(matches!(other.open(&sealed), Err(CryptoError::Tampered)));
-        assert!(matches!(other.open("k9:AAAA"), Err(CryptoError::UnknownKey(_))));
+        assert!(matches!(
+            other.open("k9:AAAA"),
+            Err(CryptoError::UnknownKey(_))
+        ));
         assert!(matches!(other.open("garbage"), Err(CryptoError::Malformed)));
     }
 }

@@ -1,1 +1,28 @@
-//! placeholder during bring-up
+//! relyard auth: clients, roles, scopes, Hawk verification, temporary credentials.
+//!
+//! [`AuthService`] answers "who is this and what may they do" for every request of every service
+//! through the [`authenticate`] middleware, which leaves a [`Caller`] in the request; handlers then
+//! call [`Caller::require`] with their endpoint's scope expression. [`router`] serves the Auth API
+//! (`/api/auth/v1/`).
+
+pub mod caller;
+pub mod crypto;
+pub mod hawk_verify;
+mod http;
+mod manage;
+pub mod middleware;
+pub mod roles;
+pub mod scopes;
+pub mod service;
+pub mod store;
+pub mod tempcreds;
+
+pub use caller::Caller;
+pub use crypto::Cipher;
+pub use http::router;
+pub use middleware::authenticate;
+pub use service::{AuthConfig, AuthService, Credentials, QUEUE_CLIENT_ID, ROOT_CLIENT_ID};
+
+pub fn migrations() -> relyard_store::Migrations {
+    relyard_store::migrations!("auth")
+}

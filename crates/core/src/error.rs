@@ -86,7 +86,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError { code, message: message.into(), details: Value::Null }
+        ApiError {
+            code,
+            message: message.into(),
+            details: Value::Null,
+        }
     }
     pub fn with_details(mut self, details: Value) -> Self {
         self.details = details;

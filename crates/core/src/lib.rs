@@ -4,6 +4,7 @@
 pub mod error;
 pub mod ids;
 pub mod paging;
+pub mod ping;
 pub mod time;
 
 pub use error::{ApiError, ErrorCode};

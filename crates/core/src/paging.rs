@@ -23,7 +23,11 @@ impl PageQuery {
                 .ok()
                 .filter(|n| *n >= 1)
                 .map(|n| n.min(max))
-                .ok_or_else(|| ApiError::invalid_arguments(format!("limit must be a positive integer, got {s:?}"))),
+                .ok_or_else(|| {
+                    ApiError::invalid_arguments(format!(
+                        "limit must be a positive integer, got {s:?}"
+                    ))
+                }),
         }
     }
 
@@ -54,9 +58,15 @@ mod tests {
         let back: (String, i64) = decode(&t).unwrap();
         assert_eq!(back, ("abc".into(), 42));
         assert!(decode::<(String, i64)>("!!!").is_err());
-        let q = PageQuery { continuation_token: None, limit: Some("0".into()) };
+        let q = PageQuery {
+            continuation_token: None,
+            limit: Some("0".into()),
+        };
         assert!(q.limit(10, 100).is_err());
-        let q = PageQuery { continuation_token: None, limit: Some("5000".into()) };
+        let q = PageQuery {
+            continuation_token: None,
+            limit: Some("5000".into()),
+        };
         assert_eq!(q.limit(10, 100).unwrap(), 100);
     }
 }

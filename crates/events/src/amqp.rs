@@ -24,7 +24,10 @@ struct Open {
 
 impl AmqpPublisher {
     pub async fn connect(url: &str) -> Result<Self, lapin::Error> {
-        let publisher = AmqpPublisher { url: url.to_string(), state: Mutex::new(None) };
+        let publisher = AmqpPublisher {
+            url: url.to_string(),
+            state: Mutex::new(None),
+        };
         {
             let mut state = publisher.state.lock().await;
             *state = Some(publisher.open().await?);
@@ -35,8 +38,14 @@ impl AmqpPublisher {
     async fn open(&self) -> Result<Open, lapin::Error> {
         let conn = Connection::connect(&self.url, ConnectionProperties::default()).await?;
         let channel = conn.create_channel().await?;
-        channel.confirm_select(ConfirmSelectOptions::default()).await?;
-        Ok(Open { _conn: conn, channel, declared: HashSet::new() })
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        Ok(Open {
+            _conn: conn,
+            channel,
+            declared: HashSet::new(),
+        })
     }
 
     /// Publishes a batch and waits for the broker's confirms. On any error the connection is
@@ -66,7 +75,10 @@ async fn publish_on(open: &mut Open, events: &[PublishedEvent]) -> Result<(), la
                 .exchange_declare(
                     &e.event.exchange,
                     ExchangeKind::Topic,
-                    ExchangeDeclareOptions { durable: true, ..Default::default() },
+                    ExchangeDeclareOptions {
+                        durable: true,
+                        ..Default::default()
+                    },
                     FieldTable::default(),
                 )
                 .await?;

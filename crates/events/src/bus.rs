@@ -58,7 +58,11 @@ pub struct Bus {
 impl Bus {
     /// Connects to AMQP when configured and starts the publisher (and, on PostgreSQL, the signal
     /// listener). Both stop when `shutdown` is cancelled, after a last drain of the outbox.
-    pub async fn start(db: Db, config: BusConfig, shutdown: CancellationToken) -> Result<Arc<Bus>, BusError> {
+    pub async fn start(
+        db: Db,
+        config: BusConfig,
+        shutdown: CancellationToken,
+    ) -> Result<Arc<Bus>, BusError> {
         let amqp = match &config.amqp_url {
             Some(url) => Some(AmqpPublisher::connect(url).await?),
             None => None,
@@ -97,10 +101,16 @@ impl Bus {
 
     /// Raises a signal here at once and on every other server sharing the database.
     pub async fn signal(&self, channel: &str, payload: &str) {
-        let signal = Signal { channel: channel.to_string(), payload: payload.to_string() };
+        let signal = Signal {
+            channel: channel.to_string(),
+            payload: payload.to_string(),
+        };
         let _ = self.signals.send(signal.clone());
         if self.db.backend() == Backend::Postgres {
-            let wire = WireSignal { server: self.server_id.clone(), signal };
+            let wire = WireSignal {
+                server: self.server_id.clone(),
+                signal,
+            };
             let text = serde_json::to_string(&wire).unwrap_or_default();
             if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(PG_SIGNAL_CHANNEL)
@@ -113,7 +123,11 @@ impl Bus {
         }
     }
 
-    async fn relay_pg_signals(self: Arc<Self>, mut listener: sqlx::postgres::PgListener, shutdown: CancellationToken) {
+    async fn relay_pg_signals(
+        self: Arc<Self>,
+        mut listener: sqlx::postgres::PgListener,
+        shutdown: CancellationToken,
+    ) {
         loop {
             let next = tokio::select! {
                 _ = shutdown.cancelled() => return,
@@ -130,7 +144,10 @@ impl Bus {
                 // The connection dropped and was re-established: signals may have been missed,
                 // so tell listeners to re-check everything.
                 Ok(None) => {
-                    let _ = self.signals.send(Signal { channel: "*".into(), payload: String::new() });
+                    let _ = self.signals.send(Signal {
+                        channel: "*".into(),
+                        payload: String::new(),
+                    });
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "signal listener failed; retrying");
@@ -181,7 +198,10 @@ impl Bus {
             }
             Backend::Sqlite => {
                 // One server per SQLite file: read without holding the single write connection.
-                let rows = sqlx::query(SELECT).bind(BATCH).fetch_all(self.db.reader()).await?;
+                let rows = sqlx::query(SELECT)
+                    .bind(BATCH)
+                    .fetch_all(self.db.reader())
+                    .await?;
                 let batch = decode_rows(rows)?;
                 self.deliver(&batch).await?;
                 mark_published(self.db.writer(), &batch).await?;
@@ -214,8 +234,10 @@ fn decode_rows(rows: Vec<sqlx::any::AnyRow>) -> Result<Vec<PublishedEvent>, BusE
                 event: Event {
                     exchange: r.try_get("exchange")?,
                     routing_key: r.try_get("routing_key")?,
-                    cc: serde_json::from_str(&cc).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                    payload: serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    cc: serde_json::from_str(&cc)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    payload: serde_json::from_str(&payload)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                 },
             })
         })
@@ -230,7 +252,10 @@ where
         return Ok(());
     }
     let placeholders: Vec<String> = (0..batch.len()).map(|i| format!("${}", i + 2)).collect();
-    let sql = format!("UPDATE events SET published = $1 WHERE id IN ({})", placeholders.join(","));
+    let sql = format!(
+        "UPDATE events SET published = $1 WHERE id IN ({})",
+        placeholders.join(",")
+    );
     let mut q = sqlx::query(&sql).bind(Timestamp::now().millis());
     for e in batch {
         q = q.bind(e.id);

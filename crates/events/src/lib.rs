@@ -14,7 +14,7 @@ mod amqp;
 mod bus;
 mod outbox;
 
-pub use bus::{Bus, BusConfig, Signal};
+pub use bus::{Bus, BusConfig, BusError, Signal};
 pub use outbox::{enqueue, Event, PublishedEvent};
 
 pub fn migrations() -> relyard_store::Migrations {

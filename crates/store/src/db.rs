@@ -42,7 +42,11 @@ impl Db {
     }
 
     async fn connect_sqlite(url: &str) -> StoreResult<Db> {
-        let url = if url.contains('?') { url.to_string() } else { format!("{url}?mode=rwc") };
+        let url = if url.contains('?') {
+            url.to_string()
+        } else {
+            format!("{url}?mode=rwc")
+        };
         let opts = AnyConnectOptions::from_str(&url)?;
         let write = AnyPoolOptions::new()
             .max_connections(1)
@@ -56,7 +60,12 @@ impl Db {
             .after_connect(|conn, _meta| Box::pin(sqlite_pragmas(conn)))
             .connect_with(opts)
             .await?;
-        Ok(Db { read, write, backend: Backend::Sqlite, url })
+        Ok(Db {
+            read,
+            write,
+            backend: Backend::Sqlite,
+            url,
+        })
     }
 
     async fn connect_postgres(url: &str) -> StoreResult<Db> {
@@ -65,7 +74,12 @@ impl Db {
             .acquire_timeout(Duration::from_secs(30))
             .connect(url)
             .await?;
-        Ok(Db { read: pool.clone(), write: pool, backend: Backend::Postgres, url: url.to_string() })
+        Ok(Db {
+            read: pool.clone(),
+            write: pool,
+            backend: Backend::Postgres,
+            url: url.to_string(),
+        })
     }
 
     pub fn backend(&self) -> Backend {

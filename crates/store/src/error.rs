@@ -27,7 +27,9 @@ impl StoreError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match &e {
-            StoreError::Sqlx(sqlx::Error::PoolTimedOut) => ApiError::unavailable("database is busy, try again"),
+            StoreError::Sqlx(sqlx::Error::PoolTimedOut) => {
+                ApiError::unavailable("database is busy, try again")
+            }
             _ => ApiError::internal(e),
         }
     }

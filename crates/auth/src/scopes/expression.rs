@@ -172,10 +172,14 @@ impl ScopeExpr {
                 ok
             }
             ScopeExpr::AllOf(subs) => subs.iter().all(|e| e.collect_satisfying(held, used)),
-            // deliberately not short-circuiting: every satisfied branch counts
-            ScopeExpr::AnyOf(subs) => subs
-                .iter()
-                .fold(false, |found, e| e.collect_satisfying(held, used) || found),
+            ScopeExpr::AnyOf(subs) => {
+                // deliberately not short-circuiting: every satisfied branch counts
+                let mut found = false;
+                for e in subs {
+                    found |= e.collect_satisfying(held, used);
+                }
+                found
+            }
         };
         if !ok {
             used.truncate(start);
@@ -203,7 +207,8 @@ impl ScopeExpr {
                     }
                 }
                 let all_ofs = all_ofs.iter().map(ScopeExpr::simplify);
-                let mut subexprs: Vec<ScopeExpr> = scopes.into_iter().map(ScopeExpr::Scope).collect();
+                let mut subexprs: Vec<ScopeExpr> =
+                    scopes.into_iter().map(ScopeExpr::Scope).collect();
                 subexprs.extend(flattened);
                 subexprs.extend(all_ofs);
                 finish(subexprs, rerun, ScopeExpr::AnyOf)
@@ -212,7 +217,8 @@ impl ScopeExpr {
                 let (scopes, any_ofs, all_ofs) = divide(subs.iter().map(ScopeExpr::simplify));
                 let scopes = normalize_sorted(scopes);
                 let rerun = !all_ofs.is_empty();
-                let mut subexprs: Vec<ScopeExpr> = scopes.into_iter().map(ScopeExpr::Scope).collect();
+                let mut subexprs: Vec<ScopeExpr> =
+                    scopes.into_iter().map(ScopeExpr::Scope).collect();
                 subexprs.extend(any_ofs);
                 for e in all_ofs {
                     match e {
@@ -248,9 +254,7 @@ fn finish(
 
 /// Split sub-expressions into deduplicated sorted scopes, and deduplicated
 /// `AnyOf`s and `AllOf`s in first-seen order.
-fn divide(
-    subs: impl Iterator<Item = ScopeExpr>,
-) -> (Vec<String>, Vec<ScopeExpr>, Vec<ScopeExpr>) {
+fn divide(subs: impl Iterator<Item = ScopeExpr>) -> (Vec<String>, Vec<ScopeExpr>, Vec<ScopeExpr>) {
     let mut scopes = Vec::new();
     let mut any_ofs = Vec::new();
     let mut all_ofs = Vec::new();
@@ -335,7 +339,10 @@ mod tests {
             json!("tab\t"),
         ];
         for case in invalid {
-            assert!(ScopeExpr::from_json(&case).is_err(), "{case} should be invalid");
+            assert!(
+                ScopeExpr::from_json(&case).is_err(),
+                "{case} should be invalid"
+            );
         }
         assert!(matches!(
             ScopeExpr::from_json(&json!("bad\u{7f}")),
@@ -371,7 +378,10 @@ mod tests {
             ScopeExpr::any_of(["b", "c"]),
             ScopeExpr::all_of(Vec::<ScopeExpr>::new()),
         ]);
-        assert_eq!(expr.to_string(), r#"{"AllOf":["a",{"AnyOf":["b","c"]},{"AllOf":[]}]}"#);
+        assert_eq!(
+            expr.to_string(),
+            r#"{"AllOf":["a",{"AnyOf":["b","c"]},{"AllOf":[]}]}"#
+        );
         assert_eq!(ScopeExpr::scope("x").to_string(), r#""x""#);
     }
 
@@ -416,18 +426,38 @@ mod tests {
             (&["a*", "b*", "c*"], json!("abc"), &["abc"]),
             (&["abc"], json!({"AnyOf": ["abc", "def"]}), &["abc"]),
             (&["def"], json!({"AnyOf": ["abc", "def"]}), &["def"]),
-            (&["abc", "def"], json!({"AnyOf": ["abc", "def"]}), &["abc", "def"]),
+            (
+                &["abc", "def"],
+                json!({"AnyOf": ["abc", "def"]}),
+                &["abc", "def"],
+            ),
             (&["abc*"], json!({"AnyOf": ["abc", "def"]}), &["abc"]),
             (&["abc*"], json!({"AnyOf": ["abc"]}), &["abc"]),
-            (&["abc*", "def*"], json!({"AnyOf": ["abc", "def"]}), &["abc", "def"]),
+            (
+                &["abc*", "def*"],
+                json!({"AnyOf": ["abc", "def"]}),
+                &["abc", "def"],
+            ),
             (
                 &["foo"],
                 json!({"AllOf": [{"AnyOf": [{"AllOf": ["foo"]}, {"AllOf": ["bar"]}]}]}),
                 &["foo"],
             ),
-            (&["a*", "b*", "c*"], json!({"AnyOf": ["cfoo", "dfoo"]}), &["cfoo"]),
-            (&["a*", "b*", "c*"], json!({"AnyOf": ["bx", "by"]}), &["bx", "by"]),
-            (&["a*", "b*", "c*"], json!({"AllOf": ["bx", "cx"]}), &["bx", "cx"]),
+            (
+                &["a*", "b*", "c*"],
+                json!({"AnyOf": ["cfoo", "dfoo"]}),
+                &["cfoo"],
+            ),
+            (
+                &["a*", "b*", "c*"],
+                json!({"AnyOf": ["bx", "by"]}),
+                &["bx", "by"],
+            ),
+            (
+                &["a*", "b*", "c*"],
+                json!({"AllOf": ["bx", "cx"]}),
+                &["bx", "cx"],
+            ),
             (
                 &["a*", "b*", "c*"],
                 json!({"AnyOf": [{"AllOf": ["ax", "jx"]}, {"AllOf": ["bx", "cx"]}, "bbb"]}),
@@ -454,7 +484,11 @@ mod tests {
             (&["a"], json!({"AllOf": ["a", "b"]}), Some(json!("b"))),
             (&[], json!({"AnyOf": []}), Some(json!({"AnyOf": []}))),
             (&["a"], json!({"AnyOf": ["a", "b"]}), None),
-            (&["c"], json!({"AnyOf": ["a", "b"]}), Some(json!({"AnyOf": ["a", "b"]}))),
+            (
+                &["c"],
+                json!({"AnyOf": ["a", "b"]}),
+                Some(json!({"AnyOf": ["a", "b"]})),
+            ),
             (
                 &["ghi"],
                 json!({"AnyOf": ["abc", "def"]}),
@@ -488,7 +522,10 @@ mod tests {
             (json!("scope:1"), json!("scope:1")),
             (json!({"AnyOf": []}), json!({"AnyOf": []})),
             (json!({"AllOf": []}), json!({"AllOf": []})),
-            (json!({"AnyOf": ["scope:1", "scope:2", "scope:1"]}), json!({"AnyOf": ["scope:1", "scope:2"]})),
+            (
+                json!({"AnyOf": ["scope:1", "scope:2", "scope:1"]}),
+                json!({"AnyOf": ["scope:1", "scope:2"]}),
+            ),
             (
                 json!({"AnyOf": ["scope:1", {"AllOf": ["scope:2", "scope:3"]}, {"AllOf": ["scope:2", "scope:3"]}]}),
                 json!({"AnyOf": ["scope:1", {"AllOf": ["scope:2", "scope:3"]}]}),
@@ -524,7 +561,11 @@ mod tests {
             ),
         ];
         for (input, expected) in cases {
-            assert_eq!(e(input.clone()).simplify().to_json(), expected, "simplify({input})");
+            assert_eq!(
+                e(input.clone()).simplify().to_json(),
+                expected,
+                "simplify({input})"
+            );
         }
     }
 
@@ -554,7 +595,11 @@ mod tests {
                 ]},
             ]},
         ]}));
-        let held = ["scope1", "queue:route:a", "queue:create-task:medium:some/workerpool"];
+        let held = [
+            "scope1",
+            "queue:route:a",
+            "queue:create-task:medium:some/workerpool",
+        ];
         let missing = expr.unsatisfied(&held).expect("not satisfied");
         assert_eq!(
             missing.simplify().to_json(),
@@ -587,12 +632,21 @@ mod tests {
                 .filter(|(i, _)| mask & (1 << i) != 0)
                 .map(|(_, s)| *s)
                 .collect();
-            assert_eq!(expr.satisfied_by(&held), simple.satisfied_by(&held), "{held:?}");
+            assert_eq!(
+                expr.satisfied_by(&held),
+                simple.satisfied_by(&held),
+                "{held:?}"
+            );
         }
-        let no_empty = e(json!({"AnyOf": [{"AllOf": ["a", {"AnyOf": ["b", {"AnyOf": ["c"]}]}]}, "z"]}));
+        let no_empty =
+            e(json!({"AnyOf": [{"AllOf": ["a", {"AnyOf": ["b", {"AnyOf": ["c"]}]}]}, "z"]}));
         let simple = no_empty.simplify();
         for held in [vec![], vec!["a"], vec!["a", "c"], vec!["z"], vec!["b"]] {
-            assert_eq!(no_empty.satisfied_by(&held), simple.satisfied_by(&held), "{held:?}");
+            assert_eq!(
+                no_empty.satisfied_by(&held),
+                simple.satisfied_by(&held),
+                "{held:?}"
+            );
         }
     }
 }

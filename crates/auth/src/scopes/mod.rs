@@ -10,6 +10,7 @@ mod expression;
 mod sets;
 
 pub use expression::ScopeExpr;
+pub(crate) use sets::normalize_sorted;
 pub use sets::{
     merge_scope_sets, normalize_scopes, scope_compare, scope_intersection, scope_union,
 };

@@ -45,11 +45,11 @@ pub fn normalize_scopes(mut scopes: Vec<String>) -> Vec<String> {
 
 /// Taskcluster's `normalizeScopeSet`, for input already sorted by
 /// [`scope_compare`]: keep a scope, then skip everything it satisfies.
-pub(crate) fn normalize_sorted(scopes: Vec<String>) -> Vec<String> {
-    let mut result: Vec<String> = Vec::with_capacity(scopes.len());
+pub(crate) fn normalize_sorted<T: AsRef<str>>(scopes: Vec<T>) -> Vec<T> {
+    let mut result: Vec<T> = Vec::with_capacity(scopes.len());
     for scope in scopes {
         if let Some(last) = result.last() {
-            if scope_matches(last, &scope) {
+            if scope_matches(last.as_ref(), scope.as_ref()) {
                 continue;
             }
         }
@@ -146,8 +146,12 @@ mod tests {
     fn sorting() {
         let cases: [(&[&str], &[&str]); 4] = [
             (
-                &["test-12", "test-2", "test-11", "test-1", "test-1*", "test-13", "test-3"],
-                &["test-1*", "test-1", "test-11", "test-12", "test-13", "test-2", "test-3"],
+                &[
+                    "test-12", "test-2", "test-11", "test-1", "test-1*", "test-13", "test-3",
+                ],
+                &[
+                    "test-1*", "test-1", "test-11", "test-12", "test-13", "test-2", "test-3",
+                ],
             ),
             (
                 &["test*a", "test*b", "test*", "test", "testb"],
@@ -177,7 +181,10 @@ mod tests {
             (&[], &[]),
             (&["a*", "b*"], &["a*", "b*"]),
             (&["abc", "abx*", "ab*", "b", "b*"], &["ab*", "b*"]),
-            (&["abc", "abx*", "ab*", "b", "b*", "abc*", "b*", "b*"], &["ab*", "b*"]),
+            (
+                &["abc", "abx*", "ab*", "b", "b*", "abc*", "b*", "b*"],
+                &["ab*", "b*"],
+            ),
             (&["*", "test", "te*"], &["*"]),
             (&["test*", "t*"], &["t*"]),
             (&["abc", "ab*", "a", "ab"], &["ab*", "a"]),
@@ -192,10 +199,7 @@ mod tests {
             assert_eq!(got, want, "normalize({input:?})");
         }
         // literal stars in the middle are not wildcards
-        assert_eq!(
-            normalize_scopes(v(&["a*b", "a*bc"])),
-            v(&["a*b", "a*bc"])
-        );
+        assert_eq!(normalize_scopes(v(&["a*b", "a*bc"])), v(&["a*b", "a*bc"]));
         // `a**` is satisfied by `a*`
         assert_eq!(normalize_scopes(v(&["a**", "a*"])), v(&["a*"]));
     }
@@ -232,11 +236,23 @@ mod tests {
     #[test]
     fn union() {
         let cases: [(&[&str], &[&str], &[&str]); 5] = [
-            (&["abc", "d*", "xyzb*"], &["abc", "d*", "xyzb*"], &["abc", "d*", "xyzb*"]),
-            (&["abc", "a*", "d*", "xyzb*"], &["abc", "a*", "d*", "xyzb*"], &["a*", "d*", "xyzb*"]),
+            (
+                &["abc", "d*", "xyzb*"],
+                &["abc", "d*", "xyzb*"],
+                &["abc", "d*", "xyzb*"],
+            ),
+            (
+                &["abc", "a*", "d*", "xyzb*"],
+                &["abc", "a*", "d*", "xyzb*"],
+                &["a*", "d*", "xyzb*"],
+            ),
             (&["a*"], &["b*"], &["a*", "b*"]),
             (&["a*"], &["abc", "d"], &["a*", "d"]),
-            (&["a", "a*", "abc", "abc*"], &["def", "d*", "defg*"], &["a*", "d*"]),
+            (
+                &["a", "a*", "abc", "abc*"],
+                &["def", "d*", "defg*"],
+                &["a*", "d*"],
+            ),
         ];
         for (a, b, expected) in cases {
             assert_eq!(sorted(scope_union(&v(a), &v(b))), sorted(v(expected)));
@@ -256,13 +272,23 @@ mod tests {
             (&["foo:bar:*"], &["bar:bing"], &[]),
             (&["bar:*"], &["foo:bar:bing"], &[]),
             (&["bar:*"], &["foo:x", "bar:x"], &["bar:x"]),
-            (&["bar:y", "foo:x"], &["bar:*", "foo:x"], &["bar:y", "foo:x"]),
+            (
+                &["bar:y", "foo:x"],
+                &["bar:*", "foo:x"],
+                &["bar:y", "foo:x"],
+            ),
             (&[], &["foo:bar"], &[]),
             (&["foo:bar", "bar:bing"], &["*"], &["foo:bar", "bar:bing"]),
         ];
         for (a, b, expected) in cases {
-            assert_eq!(sorted(scope_intersection(&v(a), &v(b))), sorted(v(expected)));
-            assert_eq!(sorted(scope_intersection(&v(b), &v(a))), sorted(v(expected)));
+            assert_eq!(
+                sorted(scope_intersection(&v(a), &v(b))),
+                sorted(v(expected))
+            );
+            assert_eq!(
+                sorted(scope_intersection(&v(b), &v(a))),
+                sorted(v(expected))
+            );
         }
         // order: a's matches first, then b's
         assert_eq!(

@@ -1,0 +1,68 @@
+//! Subcommands.
+
+mod serve;
+mod up;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "relyard",
+    version,
+    about = "A release-engineering platform in one binary"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole platform locally: server on SQLite under ./.relyard, root credentials on first start.
+    Up(up::UpArgs),
+    /// Run the API server on a shared database (PostgreSQL for several servers).
+    Serve(serve::ServeArgs),
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Up(args) => up::run(args).await,
+        Command::Serve(args) => serve::run(args).await,
+    }
+}
+
+/// Resolves when SIGINT or SIGTERM arrives.
+pub async fn termination() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// Serves until a termination signal, then shuts down gracefully.
+pub async fn serve_until_signal(server: relyard::server::Server) -> anyhow::Result<()> {
+    let token = server.shutdown_token();
+    tokio::spawn(async move {
+        termination().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        token.cancel();
+    });
+    server.wait().await?;
+    Ok(())
+}

@@ -1,0 +1,67 @@
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use relyard::config::ServerConfig;
+use relyard::server::Server;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "RELYARD_LISTEN")]
+    listen: SocketAddr,
+    /// Root URL clients reach this server at (default: http://<listen>).
+    #[arg(long, env = "RELYARD_ROOT_URL")]
+    root_url: Option<String>,
+    /// Database: postgres://… (shared by several servers) or sqlite:path.
+    #[arg(long, env = "RELYARD_DATABASE_URL")]
+    database_url: String,
+    /// RabbitMQ URL for Pulse-compatible events (amqp://…).
+    #[arg(long, env = "RELYARD_AMQP_URL")]
+    amqp_url: Option<String>,
+    /// Directory for artifact bytes.
+    #[arg(long, env = "RELYARD_DATA_DIR", default_value = ".relyard/data")]
+    data_dir: PathBuf,
+    /// Access token of the root client static/taskcluster/root.
+    #[arg(long, env = "RELYARD_ROOT_ACCESS_TOKEN", hide_env_values = true)]
+    root_access_token: String,
+    /// Keys for encryption at rest, `id:secret[,id:secret…]`; the first seals new values.
+    #[arg(long, env = "RELYARD_ENCRYPTION_KEYS", hide_env_values = true)]
+    encryption_keys: String,
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let encryption_keys = parse_keys(&args.encryption_keys)?;
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let server = Server::start(ServerConfig {
+        listen: args.listen,
+        root_url: args.root_url,
+        database_url: args.database_url,
+        amqp_url: args.amqp_url,
+        data_dir: args.data_dir,
+        root_access_token: args.root_access_token,
+        encryption_keys,
+    })
+    .await?;
+    eprintln!("relyard serving at {}", server.root_url);
+    super::serve_until_signal(server).await
+}
+
+fn parse_keys(spec: &str) -> anyhow::Result<Vec<(String, String)>> {
+    let keys: Vec<(String, String)> = spec
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|pair| {
+            pair.split_once(':')
+                .map(|(id, secret)| (id.trim().to_string(), secret.trim().to_string()))
+                .filter(|(id, secret)| !id.is_empty() && secret.len() >= 16)
+                .with_context(|| {
+                    "each encryption key must be `id:secret` with a secret of 16+ characters"
+                })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    anyhow::ensure!(!keys.is_empty(), "at least one encryption key is required");
+    Ok(keys)
+}

@@ -1,0 +1,119 @@
+//! `relyard up`: everything on one machine, state under `./.relyard/`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Args;
+use relyard::config::ServerConfig;
+use relyard::server::Server;
+use serde::{Deserialize, Serialize};
+
+#[derive(Args)]
+pub struct UpArgs {
+    /// Address and port to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Directory for the database, artifacts and credentials.
+    #[arg(long, default_value = ".relyard")]
+    dir: PathBuf,
+}
+
+/// What `up` generates once and keeps: the root client's token and the encryption key.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LocalSecrets {
+    root_access_token: String,
+    encryption_key: String,
+}
+
+/// `.relyard/credentials.json`, for people and tools: the root client and where to reach it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CredentialsFile<'a> {
+    root_url: &'a str,
+    client_id: &'a str,
+    access_token: &'a str,
+}
+
+pub async fn run(args: UpArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.dir)
+        .with_context(|| format!("creating {}", args.dir.display()))?;
+    let secrets = load_or_create_secrets(&args.dir.join("server-secrets.json"))?;
+    let db_path = args.dir.join("relyard.db");
+    let server = Server::start(ServerConfig {
+        listen: args.listen,
+        root_url: None,
+        database_url: format!("sqlite:{}", db_path.display()),
+        amqp_url: None,
+        data_dir: args.dir.join("data"),
+        root_access_token: secrets.root_access_token.clone(),
+        encryption_keys: vec![("local".into(), secrets.encryption_key.clone())],
+    })
+    .await?;
+    let creds_path = args.dir.join("credentials.json");
+    write_private(
+        &creds_path,
+        &serde_json::to_vec_pretty(&CredentialsFile {
+            root_url: &server.root_url,
+            client_id: relyard_auth::ROOT_CLIENT_ID,
+            access_token: &secrets.root_access_token,
+        })?,
+    )?;
+    println!("relyard is up at {}", server.root_url);
+    println!(
+        "Root credentials are in {} (mode 0600). To use them:",
+        creds_path.display()
+    );
+    println!("  export TASKCLUSTER_ROOT_URL={}", server.root_url);
+    println!(
+        "  export TASKCLUSTER_CLIENT_ID={}",
+        relyard_auth::ROOT_CLIENT_ID
+    );
+    println!("  export TASKCLUSTER_ACCESS_TOKEN=$(python3 -c 'import json;print(json.load(open(\"{}\"))[\"accessToken\"])')", creds_path.display());
+    super::serve_until_signal(server).await
+}
+
+fn load_or_create_secrets(path: &Path) -> anyhow::Result<LocalSecrets> {
+    if path.exists() {
+        let raw = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        return serde_json::from_slice(&raw)
+            .with_context(|| format!("{} is not valid", path.display()));
+    }
+    let secrets = LocalSecrets {
+        root_access_token: random_token(),
+        encryption_key: random_token(),
+    };
+    write_private(path, &serde_json::to_vec_pretty(&secrets)?)?;
+    Ok(secrets)
+}
+
+fn random_token() -> String {
+    format!(
+        "{}{}",
+        relyard_core::ids::slugid(),
+        relyard_core::ids::slugid()
+    )
+}
+
+/// Writes a file only its owner can read.
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(bytes)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,168 @@
+//! Assembles every service into one axum server on one database and event bus.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use relyard_auth::{AuthConfig, AuthService, Cipher};
+use relyard_core::ApiError;
+use relyard_events::{Bus, BusConfig};
+use relyard_store::Db;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::ServerConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Store(#[from] relyard_store::StoreError),
+    #[error("event bus: {0}")]
+    Bus(#[from] relyard_events::BusError),
+    #[error("{0}")]
+    Api(#[from] ApiError),
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("listening on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// A running server.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub root_url: String,
+    pub db: Db,
+    pub auth: Arc<AuthService>,
+    shutdown: CancellationToken,
+    serving: JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// Connects to the database, runs migrations, starts every service and starts listening.
+    pub async fn start(config: ServerConfig) -> Result<Server, ServerError> {
+        relyard_core::ping::mark_start();
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| ServerError::Listen {
+                    addr: config.listen,
+                    source,
+                })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| ServerError::Listen {
+                addr: config.listen,
+                source,
+            })?;
+        let root_url = config
+            .root_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"))
+            .trim_end_matches('/')
+            .to_string();
+
+        let db = Db::connect(&config.database_url).await?;
+        db.migrate(&relyard_events::migrations()).await?;
+        db.migrate(&relyard_auth::migrations()).await?;
+
+        let shutdown = CancellationToken::new();
+        let bus = Bus::start(
+            db.clone(),
+            BusConfig {
+                amqp_url: config.amqp_url.clone(),
+            },
+            shutdown.clone(),
+        )
+        .await?;
+        let cipher = Cipher::new(&config.encryption_keys)
+            .ok_or_else(|| ServerError::Config("at least one encryption key is required".into()))?;
+        let auth = AuthService::start(
+            db.clone(),
+            Arc::clone(&bus),
+            AuthConfig {
+                root_access_token: config.root_access_token.clone(),
+                cipher: cipher.clone(),
+            },
+            shutdown.clone(),
+        )
+        .await?;
+
+        let services = Router::new()
+            .nest("/api/auth/v1", relyard_auth::router(Arc::clone(&auth)))
+            .layer(from_fn_with_state(
+                Arc::clone(&auth),
+                relyard_auth::authenticate,
+            ));
+        let app = services
+            .route("/__heartbeat__", get(heartbeat))
+            .route("/__lbheartbeat__", get(|| async { Json(json!({})) }))
+            .route("/__version__", get(version))
+            .fallback(not_found)
+            .layer(from_fn(relyard_core::error::request_info_layer))
+            .layer(CatchPanicLayer::custom(|_| {
+                ApiError::internal("handler panicked").into_response()
+            }))
+            .layer(TraceLayer::new_for_http());
+
+        let token = shutdown.clone();
+        let serving = tokio::spawn(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move { token.cancelled().await })
+            .await
+        });
+        tracing::info!(%root_url, "relyard is serving");
+        Ok(Server {
+            addr,
+            root_url,
+            db,
+            auth,
+            shutdown,
+            serving,
+        })
+    }
+
+    /// Cancelled to stop: long polls return, in-flight requests finish, then the server exits.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Runs until the shutdown token is cancelled and every connection has finished.
+    pub async fn wait(self) -> std::io::Result<()> {
+        let result = match self.serving.await {
+            Ok(r) => r,
+            Err(e) => Err(std::io::Error::other(e)),
+        };
+        self.db.close().await;
+        result
+    }
+
+    pub async fn stop(self) -> std::io::Result<()> {
+        self.shutdown.cancel();
+        self.wait().await
+    }
+}
+
+async fn heartbeat() -> Json<serde_json::Value> {
+    Json(json!({}))
+}
+
+async fn version() -> Json<serde_json::Value> {
+    Json(json!({ "source": "relyard", "version": env!("CARGO_PKG_VERSION") }))
+}
+
+async fn not_found(uri: http::Uri) -> ApiError {
+    ApiError::not_found(format!("no such endpoint: {}", uri.path()))
+}
