@@ -24,6 +24,7 @@ pub fn router(auth: Arc<AuthService>) -> Router {
     Router::new()
         .route("/ping", get(relyard_core::ping::ping))
         .route("/clients/", get(list_clients))
+        .route("/clients", get(list_clients))
         .route(
             "/clients/{client_id}",
             get(get_client)
@@ -35,8 +36,11 @@ pub fn router(auth: Arc<AuthService>) -> Router {
         .route("/clients/{client_id}/enable", post(enable_client))
         .route("/clients/{client_id}/disable", post(disable_client))
         .route("/roles/", get(list_roles))
+        .route("/roles", get(list_roles))
         .route("/roleids/", get(list_role_ids))
+        .route("/roleids", get(list_role_ids))
         .route("/roles2/", get(list_roles2))
+        .route("/roles2", get(list_roles2))
         .route(
             "/roles/{role_id}",
             get(get_role)

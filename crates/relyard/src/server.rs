@@ -74,6 +74,7 @@ impl Server {
         let db = Db::connect(&config.database_url).await?;
         db.migrate(&relyard_events::migrations()).await?;
         db.migrate(&relyard_auth::migrations()).await?;
+        db.migrate(&relyard_secrets::migrations()).await?;
 
         let shutdown = CancellationToken::new();
         let bus = Bus::start(
@@ -97,8 +98,15 @@ impl Server {
         )
         .await?;
 
+        let secrets = Arc::new(relyard_secrets::Secrets::new(db.clone(), cipher.clone()));
+        tokio::spawn(purge_expired_secrets(
+            Arc::clone(&secrets),
+            shutdown.clone(),
+        ));
+
         let services = Router::new()
             .nest("/api/auth/v1", relyard_auth::router(Arc::clone(&auth)))
+            .nest("/api/secrets/v1", relyard_secrets::router(secrets))
             .layer(from_fn_with_state(
                 Arc::clone(&auth),
                 relyard_auth::authenticate,
@@ -165,4 +173,20 @@ async fn version() -> Json<serde_json::Value> {
 
 async fn not_found(uri: http::Uri) -> ApiError {
     ApiError::not_found(format!("no such endpoint: {}", uri.path()))
+}
+
+/// Expired secrets already answer 404; this sweep removes the rows nobody reads again.
+async fn purge_expired_secrets(
+    secrets: Arc<relyard_secrets::Secrets>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(600)) => {}
+        }
+        if let Err(e) = secrets.purge_expired(relyard_core::Timestamp::now()).await {
+            tracing::warn!(error = %e, "purging expired secrets failed");
+        }
+    }
 }

@@ -7,3 +7,6 @@
 mod db;
 
 pub use db::TestDb;
+mod server;
+
+pub use server::TestServer;
