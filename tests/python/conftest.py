@@ -7,6 +7,7 @@ import os
 import re
 import secrets
 import signal
+import sqlite3
 import subprocess
 import tempfile
 import threading
@@ -26,8 +27,9 @@ def _fresh_postgres_database():
 
 
 class RelyardServer:
-    def __init__(self, database_url, data_dir):
-        self.root_access_token = secrets.token_urlsafe(33)[:44]
+    def __init__(self, database_url, data_dir, extra_args=(), root_access_token=None):
+        self.root_access_token = root_access_token or secrets.token_urlsafe(33)[:44]
+        self.extra_args = list(extra_args)
         self.database_url = database_url
         self.data_dir = data_dir
         self.proc = None
@@ -43,6 +45,7 @@ class RelyardServer:
                 "--data-dir", self.data_dir,
                 "--root-access-token=" + self.root_access_token,
                 "--encryption-keys", "test:a test encryption key for python",
+                *self.extra_args,
             ],
             stderr=subprocess.PIPE,
             text=True,
@@ -58,6 +61,22 @@ class RelyardServer:
         # Keep draining stderr so the server never blocks on a full pipe.
         threading.Thread(target=lambda: self.log.extend(self.proc.stderr), daemon=True).start()
         return self
+
+    def sibling(self):
+        """Another server on the same database, data directory and root token."""
+        return RelyardServer(self.database_url, self.data_dir, self.extra_args, self.root_access_token)
+
+    def query(self, sql):
+        """Rows of a read-only SQL query against the server's database, as tuples of strings."""
+        if self.database_url.startswith("sqlite:"):
+            con = sqlite3.connect(self.database_url[len("sqlite:"):], timeout=30)
+            try:
+                return [tuple(str(v) for v in row) for row in con.execute(sql)]
+            finally:
+                con.close()
+        out = subprocess.run(["psql", self.database_url, "-qAt", "-F", "\t", "-c", sql],
+                             check=True, capture_output=True, text=True).stdout
+        return [tuple(line.split("\t")) for line in out.splitlines() if line]
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc and self.proc.poll() is None:
@@ -76,16 +95,38 @@ class RelyardServer:
         return opts
 
 
+def _database_url(backend, tmp):
+    if backend == "postgres":
+        return _fresh_postgres_database()
+    return "sqlite:" + os.path.join(tmp, "relyard.db")
+
+
 @pytest.fixture(params=BACKENDS)
-def server(request):
+def backend(request):
+    return request.param
+
+
+@pytest.fixture
+def make_server(backend):
+    """Makes (unstarted) servers on a fresh database of the test's backend; stops them after."""
+    made = []
     with tempfile.TemporaryDirectory() as tmp:
-        if request.param == "postgres":
-            url = _fresh_postgres_database()
-        else:
-            url = "sqlite:" + os.path.join(tmp, "relyard.db")
-        srv = RelyardServer(url, os.path.join(tmp, "data")).start()
-        srv.tmp = tmp
+        url = _database_url(backend, tmp)
+
+        def make(*extra_args):
+            srv = RelyardServer(url, os.path.join(tmp, "data"), extra_args)
+            made.append(srv)
+            return srv
+
         try:
-            yield srv
+            yield make
         finally:
-            srv.stop()
+            for srv in made:
+                srv.stop(signal.SIGKILL)
+
+
+@pytest.fixture
+def server(make_server):
+    srv = make_server().start()
+    yield srv
+    srv.stop()

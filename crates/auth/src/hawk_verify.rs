@@ -44,12 +44,7 @@ impl Presented {
     /// Reads the `Authorization` header and the `bewit` query parameter; a request with both is
     /// refused, as Taskcluster does.
     pub fn from_request(input: &HawkInput<'_>) -> Result<Presented, String> {
-        let has_bewit = input
-            .resource
-            .split_once('?')
-            .map(|(_, q)| q.split('&').any(|p| p.starts_with("bewit=")))
-            .unwrap_or(false);
-        match (input.authorization, has_bewit) {
+        match (input.authorization, has_bewit(input.resource)) {
             (Some(_), true) => {
                 Err("request carries both an Authorization header and a bewit".into())
             }
@@ -127,6 +122,13 @@ impl Presented {
             }
         }
     }
+}
+
+/// True when the query of `resource` (path and query) has a `bewit` parameter.
+pub fn has_bewit(resource: &str) -> bool {
+    resource
+        .split_once('?')
+        .is_some_and(|(_, q)| q.split('&').any(|p| p.starts_with("bewit=")))
 }
 
 /// Takes the single `bewit=` parameter out of `resource`, returning it and the resource it signs.

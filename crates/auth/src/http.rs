@@ -13,8 +13,13 @@ use serde_json::{json, Value};
 use crate::caller::Caller;
 use crate::hawk_verify::HawkInput;
 use crate::manage::{ClientInfo, CreateClient, RoleInfo, RoleInput, UpdateClient};
+use crate::middleware::Unauthenticated;
+use crate::oauth::{OAuthError, TokenRequest, TokenResponse};
 use crate::scopes::ScopeExpr;
 use crate::service::AuthService;
+use crate::testauth::{
+    TestAuthenticateRequest, TestAuthenticateResponse, GET_CLIENT_SCOPES, GET_REQUIRED_SCOPE,
+};
 
 type Auth = State<Arc<AuthService>>;
 type ApiResult<T> = Result<T, ApiError>;
@@ -51,6 +56,9 @@ pub fn router(auth: Arc<AuthService>) -> Router {
         .route("/scopes/expand", post(expand_scopes))
         .route("/scopes/current", get(current_scopes))
         .route("/authenticate-hawk", post(authenticate_hawk))
+        .route("/test-authenticate", post(test_authenticate))
+        .route("/test-authenticate-get/", get(test_authenticate_get))
+        .route("/oauth/token", post(oauth_token))
         .with_state(auth)
 }
 
@@ -322,4 +330,57 @@ async fn authenticate_hawk(State(auth): Auth, raw: axum::body::Bytes) -> ApiResu
         }
         Err(crate::service::AuthFailure::Internal(e)) => return Err(e),
     }))
+}
+
+/// Checks the request's own Hawk credentials against the test client holding `clientScopes`
+/// (the layer let this route through unauthenticated), then requires `requiredScopes`.
+async fn test_authenticate(
+    State(auth): Auth,
+    Unauthenticated(target): Unauthenticated,
+    raw: axum::body::Bytes,
+) -> ApiResult<Json<TestAuthenticateResponse>> {
+    let input: TestAuthenticateRequest = body(&raw)?;
+    input.validate()?;
+    let target = target.map_err(ApiError::unauthenticated)?;
+    let payload = target.wants_payload_hash().then_some(raw.as_ref());
+    let required = ScopeExpr::all_of(input.required_scopes.iter().map(ScopeExpr::scope));
+    let answer = auth
+        .test_authenticate(
+            &target.hawk_input(payload),
+            target.source_ip,
+            &input.client_scopes,
+            &required,
+        )
+        .await?;
+    Ok(Json(answer))
+}
+
+/// As [`test_authenticate`] with fixed scopes, for signed URLs.
+async fn test_authenticate_get(
+    State(auth): Auth,
+    Unauthenticated(target): Unauthenticated,
+) -> ApiResult<Json<TestAuthenticateResponse>> {
+    let target = target.map_err(ApiError::unauthenticated)?;
+    let payload = target.wants_payload_hash().then_some(&[][..]);
+    let client_scopes: Vec<String> = GET_CLIENT_SCOPES.iter().map(|s| s.to_string()).collect();
+    let answer = auth
+        .test_authenticate(
+            &target.hawk_input(payload),
+            target.source_ip,
+            &client_scopes,
+            &ScopeExpr::scope(GET_REQUIRED_SCOPE),
+        )
+        .await?;
+    Ok(Json(answer))
+}
+
+/// OAuth2 client credentials grant (RFC 6749 §4.4); errors in OAuth's shape, not Taskcluster's.
+async fn oauth_token(
+    State(auth): Auth,
+    Unauthenticated(target): Unauthenticated,
+    raw: axum::body::Bytes,
+) -> Result<TokenResponse, OAuthError> {
+    let target = target.map_err(OAuthError::InvalidRequest)?;
+    let request = TokenRequest::parse(&target.content_type, target.authorization.as_deref(), &raw)?;
+    auth.issue_token(request).await
 }

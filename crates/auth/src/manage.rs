@@ -1,9 +1,10 @@
 //! Managing clients and roles: the logic behind the Auth API's write endpoints.
 
 use relyard_core::{ApiError, Timestamp};
-use relyard_store::StoreError;
+use relyard_store::{StoreError, Tx};
 use serde::{Deserialize, Serialize};
 
+use crate::exchanges::{client_event, role_event, Change};
 use crate::roles::Role;
 use crate::scopes::{is_forbidden_in_grants, is_valid_scope};
 use crate::service::AuthService;
@@ -102,6 +103,9 @@ fn validate_role_id(role_id: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Reserved for clients from configuration.
+const STATIC_PREFIX: &str = "static/";
+
 /// A new access token: 44 url-safe characters, as Taskcluster's.
 fn new_access_token() -> String {
     format!(
@@ -174,6 +178,12 @@ impl AuthService {
         input: CreateClient,
     ) -> Result<ClientInfo, ApiError> {
         validate_client_id(client_id)?;
+        if client_id.starts_with(STATIC_PREFIX) {
+            return Err(ApiError::input(format!(
+                "clientId {client_id:?} starts with {STATIC_PREFIX:?}, which is reserved for \
+                 statically configured clients"
+            )));
+        }
         validate_grants(&input.scopes)?;
         let now = Timestamp::now();
         let token = new_access_token();
@@ -197,8 +207,8 @@ impl AuthService {
                 "client {client_id} already exists"
             )));
         }
-        tx.commit().await.map_err(StoreError::from)?;
-        self.changed().await?;
+        self.commit_with_event(tx, client_event(Change::Created, client_id))
+            .await?;
         Ok(self.client_info(&row, Some(token)))
     }
 
@@ -220,8 +230,8 @@ impl AuthService {
         let token = change(&mut row)?;
         row.last_modified = Timestamp::now();
         store::update_client(&mut tx, &row).await?;
-        tx.commit().await.map_err(StoreError::from)?;
-        self.changed().await?;
+        self.commit_with_event(tx, client_event(Change::Updated, client_id))
+            .await?;
         Ok(self.client_info(&row, token))
     }
 
@@ -297,8 +307,9 @@ impl AuthService {
             }
             store::delete_client(&mut tx, client_id).await?;
         }
-        tx.commit().await.map_err(StoreError::from)?;
-        self.changed().await
+        // Announced whether or not the client existed, as Taskcluster does.
+        self.commit_with_event(tx, client_event(Change::Deleted, client_id))
+            .await
     }
 
     pub async fn get_role(&self, role_id: &str) -> Result<RoleInfo, ApiError> {
@@ -339,11 +350,14 @@ impl AuthService {
         let existing = roles.iter().position(|r| r.role_id == role_id);
         let row = match (existing, create) {
             (Some(i), true) => {
-                let r = &roles[i];
+                let r = roles[i].clone();
                 if r.scopes != input.scopes || r.description != input.description {
                     return Err(ApiError::conflict(format!("role {role_id} already exists")));
                 }
-                return Ok(self.role_info(r));
+                // A repeated create is a success and, as in Taskcluster, announced again.
+                self.commit_with_event(tx, role_event(Change::Created, role_id))
+                    .await?;
+                return Ok(self.role_info(&r));
             }
             (None, false) => return Err(ApiError::not_found(format!("role {role_id} not found"))),
             (Some(i), false) => {
@@ -367,8 +381,13 @@ impl AuthService {
         };
         AuthService::check_roles(roles.iter().map(RoleRow::role).collect::<Vec<Role>>())?;
         store::upsert_role(&mut tx, &row).await?;
-        tx.commit().await.map_err(StoreError::from)?;
-        self.changed().await?;
+        let change = if create {
+            Change::Created
+        } else {
+            Change::Updated
+        };
+        self.commit_with_event(tx, role_event(change, role_id))
+            .await?;
         Ok(self.role_info(&row))
     }
 
@@ -376,7 +395,20 @@ impl AuthService {
         let mut tx = self.db.begin().await?;
         store::lock_roles(&mut tx).await?;
         store::delete_role(&mut tx, role_id).await?;
+        self.commit_with_event(tx, role_event(Change::Deleted, role_id))
+            .await
+    }
+
+    /// Writes `event` to the outbox in `tx`, commits both, then wakes the publisher and tells
+    /// every server to reload: a change and its event commit together or not at all.
+    async fn commit_with_event(
+        &self,
+        mut tx: Tx,
+        event: relyard_events::Event,
+    ) -> Result<(), ApiError> {
+        relyard_events::enqueue(&mut tx, &event).await?;
         tx.commit().await.map_err(StoreError::from)?;
+        self.bus.kick();
         self.changed().await
     }
 }

@@ -1,14 +1,15 @@
 //! The authentication layer: every service route runs behind it, so handlers find a [`Caller`]
 //! in the request (unauthenticated requests get the `anonymous` role's scopes).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
+use http::request::Parts;
 use http::HeaderMap;
 use relyard_core::ApiError;
 
@@ -18,6 +19,105 @@ use crate::service::AuthService;
 /// Largest body whose Hawk payload hash is checked (bigger uploads go through signed URLs).
 const MAX_HASHED_BODY: usize = 64 * 1024 * 1024;
 
+/// Routes that check credentials themselves, so the layer must let them through untouched:
+/// testAuthenticate(Get) verify Hawk against fixed test clients rather than real ones, and the
+/// OAuth2 token endpoint takes `Authorization: Basic`. Full paths: the layer wraps the nested
+/// routers, and `/api/auth/v1` is fixed by Taskcluster's URL scheme.
+const SELF_AUTHENTICATING: [&str; 3] = [
+    "/api/auth/v1/test-authenticate",
+    "/api/auth/v1/test-authenticate-get/",
+    "/api/auth/v1/oauth/token",
+];
+
+/// What a request presents for authentication, as the client signed it: method, path and query
+/// still percent-encoded, and the host and port after proxy headers.
+#[derive(Debug, Clone)]
+pub struct RequestTarget {
+    pub method: String,
+    pub resource: String,
+    pub host: String,
+    pub port: u16,
+    pub authorization: Option<String>,
+    /// Without parameters, lower-cased: the form Hawk's payload hash covers.
+    pub content_type: String,
+    pub source_ip: Option<IpAddr>,
+}
+
+impl RequestTarget {
+    /// Reads the request head; `Err` (a 401 message) when the signed host cannot be known.
+    pub fn from_parts(parts: &Parts) -> Result<RequestTarget, String> {
+        let headers = &parts.headers;
+        let authority = parts.uri.authority().map(|a| a.as_str());
+        let (host, port) = host_and_port(headers, authority)?;
+        let content_type = headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
+            .unwrap_or_default();
+        Ok(RequestTarget {
+            method: parts.method.as_str().to_string(),
+            resource: parts
+                .uri
+                .path_and_query()
+                .map(|pq| pq.as_str())
+                .unwrap_or("/")
+                .to_string(),
+            host,
+            port,
+            authorization: headers
+                .get(AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+            content_type,
+            source_ip: parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip()),
+        })
+    }
+
+    /// True when the Hawk header signs the body, which must then be read to check it.
+    pub fn wants_payload_hash(&self) -> bool {
+        self.authorization
+            .as_deref()
+            .is_some_and(|a| a.starts_with("Hawk ") && a.contains("hash="))
+    }
+
+    /// The request as [`AuthService::authenticate`] checks it; `body` when the header hashes it.
+    pub fn hawk_input<'a>(&'a self, body: Option<&'a [u8]>) -> HawkInput<'a> {
+        HawkInput {
+            method: &self.method,
+            resource: &self.resource,
+            host: &self.host,
+            port: self.port,
+            authorization: self.authorization.as_deref(),
+            payload: body.map(|b| (self.content_type.as_str(), b)),
+        }
+    }
+}
+
+/// The unauthenticated request head, left by the layer for [`SELF_AUTHENTICATING`] routes.
+#[derive(Debug, Clone)]
+pub(crate) struct Unauthenticated(pub Result<RequestTarget, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Unauthenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Unauthenticated>()
+            .cloned()
+            .ok_or_else(|| ApiError::internal("route is not behind the authentication layer"))
+    }
+}
+
 /// axum middleware: `axum::middleware::from_fn_with_state(auth, authenticate)`.
 pub async fn authenticate(
     State(auth): State<Arc<AuthService>>,
@@ -25,15 +125,16 @@ pub async fn authenticate(
     next: Next,
 ) -> Response {
     let (mut parts, body) = req.into_parts();
-    let headers = &parts.headers;
-    let authorization = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let wants_hash = authorization
-        .as_deref()
-        .is_some_and(|a| a.contains("hash="));
-    let (body, body_bytes) = if wants_hash {
+    if SELF_AUTHENTICATING.contains(&parts.uri.path()) {
+        let target = Unauthenticated(RequestTarget::from_parts(&parts));
+        parts.extensions.insert(target);
+        return next.run(Request::from_parts(parts, body)).await;
+    }
+    let target = match RequestTarget::from_parts(&parts) {
+        Ok(t) => t,
+        Err(message) => return ApiError::unauthenticated(message).into_response(),
+    };
+    let (body, body_bytes) = if target.wants_payload_hash() {
         match axum::body::to_bytes(body, MAX_HASHED_BODY).await {
             Ok(b) => (Body::from(b.clone()), Some(b)),
             Err(_) => return ApiError::too_large("request body is too large").into_response(),
@@ -41,43 +142,8 @@ pub async fn authenticate(
     } else {
         (body, None)
     };
-    let (host, port) = match host_and_port(headers) {
-        Ok(hp) => hp,
-        Err(message) => return ApiError::unauthenticated(message).into_response(),
-    };
-    let content_type = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .unwrap_or_default();
-    let resource = parts
-        .uri
-        .path_and_query()
-        .map(|pq| pq.as_str())
-        .unwrap_or("/")
-        .to_string();
-    let method = parts.method.as_str().to_string();
-    let source_ip = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
-    let input = HawkInput {
-        method: &method,
-        resource: &resource,
-        host: &host,
-        port,
-        authorization: authorization.as_deref(),
-        payload: body_bytes
-            .as_ref()
-            .map(|b| (content_type.as_str(), b.as_ref())),
-    };
-    let caller = match auth.authenticate(&input, source_ip).await {
+    let input = target.hawk_input(body_bytes.as_deref());
+    let caller = match auth.authenticate(&input, target.source_ip).await {
         Ok(c) => c,
         Err(failure) => return ApiError::from(failure).into_response(),
     };
@@ -87,10 +153,12 @@ pub async fn authenticate(
 
 /// The host and port the client signed: from `Host`, with `X-Forwarded-Port` or
 /// `X-Forwarded-Proto: https` (port 443) taking precedence, as behind a TLS-terminating proxy.
-fn host_and_port(headers: &HeaderMap) -> Result<(String, u16), String> {
+/// HTTP/2 requests carry the host as the URI's authority instead of a `Host` header.
+fn host_and_port(headers: &HeaderMap, authority: Option<&str>) -> Result<(String, u16), String> {
     let host_header = headers
         .get(HOST)
         .and_then(|v| v.to_str().ok())
+        .or(authority)
         .ok_or_else(|| "request has no Host header".to_string())?;
     let (host, port) = split_host_port(host_header)?;
     let forwarded_port = headers
@@ -143,18 +211,26 @@ mod tests {
         h
     }
 
+    fn host_and_port_of(h: &HeaderMap) -> Result<(String, u16), String> {
+        host_and_port(h, None)
+    }
+
     #[test]
     fn host_and_port_follow_forwarding_headers() {
         assert_eq!(
-            host_and_port(&headers(&[("host", "127.0.0.1:8080")])).unwrap(),
+            host_and_port(&HeaderMap::new(), Some("h2.example:8443")).unwrap(),
+            ("h2.example".into(), 8443)
+        );
+        assert_eq!(
+            host_and_port_of(&headers(&[("host", "127.0.0.1:8080")])).unwrap(),
             ("127.0.0.1".into(), 8080)
         );
         assert_eq!(
-            host_and_port(&headers(&[("host", "example.com")])).unwrap(),
+            host_and_port_of(&headers(&[("host", "example.com")])).unwrap(),
             ("example.com".into(), 80)
         );
         assert_eq!(
-            host_and_port(&headers(&[
+            host_and_port_of(&headers(&[
                 ("host", "example.com"),
                 ("x-forwarded-proto", "https")
             ]))
@@ -162,7 +238,7 @@ mod tests {
             ("example.com".into(), 443)
         );
         assert_eq!(
-            host_and_port(&headers(&[
+            host_and_port_of(&headers(&[
                 ("host", "example.com:80"),
                 ("x-forwarded-port", "8443")
             ]))
@@ -170,10 +246,10 @@ mod tests {
             ("example.com".into(), 8443)
         );
         assert_eq!(
-            host_and_port(&headers(&[("host", "[::1]:9")])).unwrap(),
+            host_and_port_of(&headers(&[("host", "[::1]:9")])).unwrap(),
             ("[::1]".into(), 9)
         );
-        assert!(host_and_port(&headers(&[("host", "h:notaport")])).is_err());
-        assert!(host_and_port(&HeaderMap::new()).is_err());
+        assert!(host_and_port_of(&headers(&[("host", "h:notaport")])).is_err());
+        assert!(host_and_port_of(&HeaderMap::new()).is_err());
     }
 }

@@ -1,7 +1,6 @@
 //! The auth service: who a request comes from and which scopes it holds.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 
 use hmac::{Hmac, Mac};
@@ -12,13 +11,12 @@ use serde::Serialize;
 use sha2::Sha256;
 use tokio_util::sync::CancellationToken;
 
-use crate::caller::Caller;
 use crate::crypto::Cipher;
-use crate::hawk_verify::{parse_ext, HawkInput, Presented};
+use crate::oauth::OAuthKeys;
 use crate::roles::{Role, RoleResolver};
-use crate::scopes::{normalize_scopes, ScopeExpr};
+use crate::scopes::normalize_scopes;
 use crate::store;
-use crate::tempcreds::{self, Certificate};
+use crate::tempcreds;
 
 /// Taskcluster's root client id; it holds `*`.
 pub const ROOT_CLIENT_ID: &str = "static/taskcluster/root";
@@ -53,9 +51,14 @@ pub(crate) struct ActiveClient {
     pub disabled: bool,
     /// Own scopes expanded through roles (without the anonymous role).
     pub expanded: Arc<Vec<String>>,
+    /// `lastDateUsed` as last written, so that authentication writes it only when it is stale.
+    pub last_used_ms: std::sync::atomic::AtomicI64,
 }
 
 struct Cache {
+    /// Bumped by every reload, so that a client read from the database before a change is
+    /// not cached after it.
+    generation: u64,
     clients: HashMap<String, Arc<ActiveClient>>,
     resolver: Arc<RoleResolver>,
     anonymous: Arc<Vec<String>>,
@@ -67,10 +70,12 @@ pub struct AuthService {
     pub(crate) cipher: Cipher,
     statics: HashMap<String, (String, Vec<String>)>,
     cache: RwLock<Cache>,
+    pub(crate) oauth: OAuthKeys,
 }
 
 impl AuthService {
-    /// Loads roles, registers the static clients and starts following changes made elsewhere.
+    /// Loads roles, registers the static clients, starts following changes made elsewhere and
+    /// starts the sweep that deletes expired clients ([`crate::run_background`]).
     pub async fn start(
         db: Db,
         bus: Arc<Bus>,
@@ -88,7 +93,9 @@ impl AuthService {
             QUEUE_CLIENT_ID.to_string(),
             (queue_token, vec!["*".to_string()]),
         );
+        let oauth = OAuthKeys::new(&config.root_access_token);
         let cache = Cache {
+            generation: 0,
             clients: HashMap::new(),
             resolver: Arc::new(Self::check_roles(Vec::new())?),
             anonymous: Arc::new(Vec::new()),
@@ -99,10 +106,12 @@ impl AuthService {
             cipher: config.cipher,
             statics,
             cache: RwLock::new(cache),
+            oauth,
         });
         service.sync_static_clients().await?;
         service.reload().await?;
-        tokio::spawn(Arc::clone(&service).follow_changes(shutdown));
+        tokio::spawn(Arc::clone(&service).follow_changes(shutdown.clone()));
+        tokio::spawn(crate::sweep::run_background(Arc::clone(&service), shutdown));
         Ok(service)
     }
 
@@ -166,13 +175,15 @@ impl AuthService {
             .map_err(|e| ApiError::internal(format!("stored roles are invalid: {e}")))?;
         let anonymous = resolver.expand(&["assume:anonymous".to_string()]);
         let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
+        cache.generation += 1;
         cache.clients.clear();
         cache.resolver = Arc::new(resolver);
         cache.anonymous = Arc::new(anonymous);
         Ok(())
     }
 
-    /// Tells every server (this one at once) that clients or roles changed.
+    /// Tells every server (this one at once) that clients or roles changed, so that caches
+    /// drop them.
     pub(crate) async fn changed(&self) -> Result<(), ApiError> {
         self.reload().await?;
         self.bus.signal(AUTH_CHANGED, "").await;
@@ -194,7 +205,7 @@ impl AuthService {
         self.resolver().expand(scopes)
     }
 
-    fn anonymous_scopes(&self) -> Arc<Vec<String>> {
+    pub(crate) fn anonymous_scopes(&self) -> Arc<Vec<String>> {
         Arc::clone(
             &self
                 .cache
@@ -209,19 +220,18 @@ impl AuthService {
         RoleResolver::new(roles).map_err(|e| ApiError::input(e.to_string()))
     }
 
+    /// The client as authentication needs it, from the cache or the database.
     pub(crate) async fn client(
         &self,
         client_id: &str,
     ) -> Result<Option<Arc<ActiveClient>>, ApiError> {
-        if let Some(c) = self
-            .cache
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clients
-            .get(client_id)
-        {
-            return Ok(Some(Arc::clone(c)));
-        }
+        let generation = {
+            let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(c) = cache.clients.get(client_id) {
+                return Ok(Some(Arc::clone(c)));
+            }
+            cache.generation
+        };
         let Some(row) = store::get_client(&self.db, client_id).await? else {
             return Ok(None);
         };
@@ -238,147 +248,42 @@ impl AuthService {
             expires: row.expires,
             disabled: row.disabled,
             expanded,
+            last_used_ms: std::sync::atomic::AtomicI64::new(row.last_date_used.millis()),
         });
-        self.cache
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .clients
-            .insert(client_id.to_string(), Arc::clone(&client));
+        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
+        // A reload since the read means the row may be stale: use it once, do not keep it.
+        if cache.generation == generation {
+            cache
+                .clients
+                .insert(client_id.to_string(), Arc::clone(&client));
+        }
         Ok(Some(client))
     }
 
-    /// Authenticates a request as Taskcluster does; `Err` carries the reason for a 401.
-    pub async fn authenticate(
-        &self,
-        input: &HawkInput<'_>,
-        source_ip: Option<IpAddr>,
-    ) -> Result<Caller, AuthFailure> {
-        let presented = Presented::from_request(input).map_err(AuthFailure::Failed)?;
-        let Some(id) = presented.id() else {
-            return Ok(Caller {
-                client_id: None,
-                scopes: self.anonymous_scopes(),
-                expires: None,
-                source_ip,
-            });
-        };
-        let ext = match presented.ext() {
-            Some(e) if !e.is_empty() => parse_ext(e).map_err(AuthFailure::Failed)?,
-            _ => Default::default(),
-        };
-        let now = Timestamp::now();
-        let (key, mut scopes, mut expires) = match &ext.certificate {
-            None => {
-                let client = self.active_client(id, now).await?;
-                (
-                    client.access_token.clone(),
-                    client.expanded.as_ref().clone(),
-                    client.expires,
+    /// Records `lastDateUsed` in the background, at most every six hours per client (Taskcluster's
+    /// granularity), so that authenticating never writes to the database on the hot path.
+    pub(crate) fn note_use(&self, client_id: &str, client: &ActiveClient, now: Timestamp) {
+        const EVERY_MS: i64 = 6 * 3600 * 1000;
+        let last = client
+            .last_used_ms
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if now.millis() - last < EVERY_MS
+            || client
+                .last_used_ms
+                .compare_exchange(
+                    last,
+                    now.millis(),
+                    std::sync::atomic::Ordering::Relaxed,
+                    std::sync::atomic::Ordering::Relaxed,
                 )
-            }
-            Some(cert) => self.check_certificate(id, cert, now).await?,
-        };
-        if !presented.verify(input, &key) {
-            return Err(AuthFailure::Failed(
-                "Hawk signature, payload hash, timestamp or bewit is invalid (check the access token and clock)".into(),
-            ));
+                .is_err()
+        {
+            return;
         }
-        if let Some(authorized) = &ext.authorized_scopes {
-            let mut held = scopes.clone();
-            held.push("assume:anonymous".into());
-            let held = self.expand(&held);
-            let wanted = ScopeExpr::all_of(authorized.iter().map(ScopeExpr::scope));
-            if !wanted.satisfied_by(&held) {
-                return Err(AuthFailure::Failed(
-                    "ext.authorizedScopes oversteps your scopes".into(),
-                ));
-            }
-            scopes = authorized.clone();
-        }
-        scopes.push("assume:anonymous".into());
-        let scopes = self.expand(&scopes);
-        if let Some(cert) = &ext.certificate {
-            expires = expires.min(Timestamp::from_millis(cert.expiry));
-        }
-        self.note_use(id, now);
-        Ok(Caller {
-            client_id: Some(id.to_string()),
-            scopes: Arc::new(scopes),
-            expires: Some(expires),
-            source_ip,
-        })
-    }
-
-    async fn active_client(
-        &self,
-        client_id: &str,
-        now: Timestamp,
-    ) -> Result<Arc<ActiveClient>, AuthFailure> {
-        let client = self
-            .client(client_id)
-            .await
-            .map_err(AuthFailure::Internal)?
-            .ok_or_else(|| AuthFailure::Failed(format!("client {client_id} not found")))?;
-        if client.disabled {
-            return Err(AuthFailure::Failed(format!(
-                "client {client_id} is disabled"
-            )));
-        }
-        if client.expires < now {
-            return Err(AuthFailure::Failed(format!(
-                "client {client_id} has expired"
-            )));
-        }
-        Ok(client)
-    }
-
-    /// Validates temporary credentials; returns the temporary key, the certificate's scopes and
-    /// the issuer's expiry.
-    async fn check_certificate(
-        &self,
-        id: &str,
-        cert: &Certificate,
-        now: Timestamp,
-    ) -> Result<(String, Vec<String>, Timestamp), AuthFailure> {
-        let issuer_id = cert.issuer.as_deref().unwrap_or(id);
-        let issuer = self.active_client(issuer_id, now).await?;
-        tempcreds::check_certificate_limits(cert, now.millis()).map_err(AuthFailure::Failed)?;
-        let named = cert.issuer.as_deref().map(|_| id);
-        if let Some(name) = named {
-            if name == issuer_id {
-                return Err(AuthFailure::Failed(
-                    "credentials cannot name their own issuer".into(),
-                ));
-            }
-            let need = format!("auth:create-client:{name}");
-            if !ScopeExpr::scope(need.clone()).satisfied_by(&issuer.expanded) {
-                return Err(AuthFailure::Failed(format!(
-                    "issuer {issuer_id} lacks {need}, needed to name credentials {name}"
-                )));
-            }
-        }
-        let expected = tempcreds::certificate_signature(&issuer.access_token, cert, named);
-        if !constant_time_eq(expected.as_bytes(), cert.signature.as_bytes()) {
-            return Err(AuthFailure::Failed(
-                "certificate signature is invalid".into(),
-            ));
-        }
-        let wanted = ScopeExpr::all_of(cert.scopes.iter().map(ScopeExpr::scope));
-        if !wanted.satisfied_by(&issuer.expanded) {
-            return Err(AuthFailure::Failed(format!(
-                "issuer {issuer_id} does not hold the certificate's scopes"
-            )));
-        }
-        let key = tempcreds::temporary_access_token(&issuer.access_token, &cert.seed);
-        Ok((key, cert.scopes.clone(), issuer.expires))
-    }
-
-    /// Records `lastDateUsed` in the background, at most every six hours per client.
-    fn note_use(&self, client_id: &str, now: Timestamp) {
         let db = self.db.clone();
         let client_id = client_id.to_string();
         tokio::spawn(async move {
-            let _ = store::touch_client(&db, &client_id, now, now.plus_secs(-6 * 3600)).await;
+            let _ = store::touch_client(&db, &client_id, now, now.plus_ms(-EVERY_MS)).await;
         });
     }
 
@@ -449,6 +354,6 @@ pub(crate) fn derive_token(root_token: &str, purpose: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -19,4 +19,12 @@ pub struct ServerConfig {
     pub root_access_token: String,
     /// Encryption keys `(id, secret)` for values at rest; the first is current.
     pub encryption_keys: Vec<(String, String)>,
+    /// How long a claim lasts before it must be reclaimed (Taskcluster's default: 1200 s).
+    pub claim_timeout_secs: i64,
+    /// How often the queue's reaper looks for expired claims, deadlines and expired tasks.
+    pub reaper_interval: std::time::Duration,
 }
+
+/// Taskcluster's claim timeout.
+pub const DEFAULT_CLAIM_TIMEOUT_SECS: i64 = 1200;
+pub const DEFAULT_REAPER_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);

@@ -1,5 +1,6 @@
 //! The `relyard` command.
 
+mod bench;
 mod cli;
 
 use clap::Parser;

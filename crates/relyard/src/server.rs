@@ -18,6 +18,9 @@ use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
+use relyard_queue::blobs::BlobStore;
+use relyard_queue::{Queue, QueueConfig};
+
 use crate::config::ServerConfig;
 
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +78,7 @@ impl Server {
         db.migrate(&relyard_events::migrations()).await?;
         db.migrate(&relyard_auth::migrations()).await?;
         db.migrate(&relyard_secrets::migrations()).await?;
+        db.migrate(&relyard_queue::migrations()).await?;
 
         let shutdown = CancellationToken::new();
         let bus = Bus::start(
@@ -104,7 +108,26 @@ impl Server {
             shutdown.clone(),
         ));
 
+        let blobs = Arc::new(
+            BlobStore::local(config.data_dir.join("artifacts"), root_url.clone(), blob_signing_key(&config), db.clone())
+                .map_err(|e| ServerError::Config(format!("artifact storage: {e}")))?,
+        );
+        let queue = Queue::new(
+            db.clone(),
+            Arc::clone(&bus),
+            Arc::clone(&auth),
+            QueueConfig {
+                root_url: root_url.clone(),
+                claim_timeout_secs: config.claim_timeout_secs,
+                reaper_interval: config.reaper_interval,
+                ..QueueConfig::default()
+            },
+            shutdown.clone(),
+        );
+        tokio::spawn(relyard_queue::run_background(Arc::clone(&queue), shutdown.clone()));
+
         let services = Router::new()
+            .nest("/api/queue/v1", relyard_queue::router(queue).merge(relyard_queue::blobs::router(blobs)))
             .nest("/api/auth/v1", relyard_auth::router(Arc::clone(&auth)))
             .nest("/api/secrets/v1", relyard_secrets::router(secrets))
             .layer(from_fn_with_state(
@@ -189,4 +212,11 @@ async fn purge_expired_secrets(
             tracing::warn!(error = %e, "purging expired secrets failed");
         }
     }
+}
+
+/// The key artifact URLs are signed with: derived from the root token, so every server of a
+/// deployment accepts the URLs the others hand out.
+fn blob_signing_key(config: &ServerConfig) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(format!("relyard artifact urls\n{}", config.root_access_token).as_bytes()).to_vec()
 }

@@ -36,6 +36,8 @@ impl TestServer {
             data_dir: data.path().to_path_buf(),
             root_access_token: root_access_token.clone(),
             encryption_keys: vec![("test".into(), "a test encryption key".into())],
+            claim_timeout_secs: relyard::config::DEFAULT_CLAIM_TIMEOUT_SECS,
+            reaper_interval: relyard::config::DEFAULT_REAPER_INTERVAL,
         })
         .await
         .expect("server starts");

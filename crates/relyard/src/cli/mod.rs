@@ -22,12 +22,15 @@ enum Command {
     Up(up::UpArgs),
     /// Run the API server on a shared database (PostgreSQL for several servers).
     Serve(serve::ServeArgs),
+    /// Benchmarks that print a table (`relyard bench queue`, `relyard bench auth`).
+    Bench(crate::bench::BenchArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Up(args) => up::run(args).await,
         Command::Serve(args) => serve::run(args).await,
+        Command::Bench(args) => crate::bench::run(args).await,
     }
 }
 

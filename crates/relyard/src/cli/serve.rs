@@ -26,12 +26,20 @@ pub struct ServeArgs {
     /// Access token of the root client static/taskcluster/root.
     #[arg(long, env = "RELYARD_ROOT_ACCESS_TOKEN", hide_env_values = true)]
     root_access_token: String,
+    /// Seconds a claim lasts before the worker must reclaim it.
+    #[arg(long, env = "RELYARD_CLAIM_TIMEOUT", default_value_t = relyard::config::DEFAULT_CLAIM_TIMEOUT_SECS)]
+    claim_timeout: i64,
+    /// Milliseconds between the queue reaper's sweeps (expired claims, deadlines, expiry).
+    #[arg(long, env = "RELYARD_REAPER_INTERVAL_MS", default_value_t = 5000)]
+    reaper_interval_ms: u64,
     /// Keys for encryption at rest, `id:secret[,id:secret…]`; the first seals new values.
     #[arg(long, env = "RELYARD_ENCRYPTION_KEYS", hide_env_values = true)]
     encryption_keys: String,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.claim_timeout >= 1, "--claim-timeout must be at least 1 second");
+    anyhow::ensure!(args.reaper_interval_ms >= 10, "--reaper-interval-ms must be at least 10");
     let encryption_keys = parse_keys(&args.encryption_keys)?;
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
@@ -43,6 +51,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         data_dir: args.data_dir,
         root_access_token: args.root_access_token,
         encryption_keys,
+        claim_timeout_secs: args.claim_timeout,
+        reaper_interval: std::time::Duration::from_millis(args.reaper_interval_ms),
     })
     .await?;
     eprintln!("relyard serving at {}", server.root_url);

@@ -49,6 +49,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         data_dir: args.dir.join("data"),
         root_access_token: secrets.root_access_token.clone(),
         encryption_keys: vec![("local".into(), secrets.encryption_key.clone())],
+        claim_timeout_secs: relyard::config::DEFAULT_CLAIM_TIMEOUT_SECS,
+        reaper_interval: relyard::config::DEFAULT_REAPER_INTERVAL,
     })
     .await?;
     let creds_path = args.dir.join("credentials.json");

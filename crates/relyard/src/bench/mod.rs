@@ -1,0 +1,30 @@
+//! `relyard bench <service>`: benchmarks that print a table. Nothing here asserts on time; the
+//! numbers are for people (and issue notes) to read.
+
+mod auth;
+mod child;
+mod queue;
+mod stats;
+
+use clap::{Args, Subcommand};
+
+#[derive(Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    which: Which,
+}
+
+#[derive(Subcommand)]
+enum Which {
+    /// Queue throughput and latency: burn-down, chain, diamond, claimWork wake-up, server RSS.
+    Queue(queue::QueueBenchArgs),
+    /// Authentication cost: Hawk-verified no-op requests/s, authenticate() and role expansion p50.
+    Auth(auth::AuthBenchArgs),
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    match args.which {
+        Which::Queue(a) => queue::run(a).await,
+        Which::Auth(a) => auth::run(a).await,
+    }
+}
