@@ -1,6 +1,10 @@
 //! Subcommands.
 
+mod auth;
+mod connect;
+mod secrets;
 mod serve;
+mod signin;
 mod up;
 
 use clap::{Parser, Subcommand};
@@ -22,6 +26,12 @@ enum Command {
     Up(up::UpArgs),
     /// Run the API server on a shared database (PostgreSQL for several servers).
     Serve(serve::ServeArgs),
+    /// Manage clients and roles.
+    Auth(auth::AuthArgs),
+    /// Read and write secrets.
+    Secrets(secrets::SecretsArgs),
+    /// Print temporary credentials for some scopes, as lines to export.
+    Signin(signin::SigninArgs),
     /// Benchmarks that print a table (`relyard bench queue`, `relyard bench auth`).
     Bench(crate::bench::BenchArgs),
 }
@@ -30,6 +40,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Up(args) => up::run(args).await,
         Command::Serve(args) => serve::run(args).await,
+        Command::Auth(args) => auth::run(args).await,
+        Command::Secrets(args) => secrets::run(args).await,
+        Command::Signin(args) => signin::run(args).await,
         Command::Bench(args) => crate::bench::run(args).await,
     }
 }
