@@ -108,3 +108,56 @@ def test_roles_expand_and_cannot_escalate(server):
         auth.createRole("sneaky", {"description": "x", "scopes": ["*"]})
     assert err.value.status_code == 403
     assert "sneaky" not in root.listRoleIds()["roleIds"]
+
+
+def test_test_authenticate_like_taskcluster(server):
+    """The cases of the official clients' own credential tests, against relyard."""
+    opts = {"rootUrl": server.root_url, "credentials": {"clientId": "tester", "accessToken": "no-secret"}}
+    auth = taskcluster.Auth(opts)
+    assert auth.testAuthenticate({"clientScopes": ["test:a"], "requiredScopes": ["test:a"]}) == {
+        "scopes": ["assume:anonymous", "test:a"], "clientId": "tester"}
+    narrowed = taskcluster.Auth(dict(opts, authorizedScopes=["test:a", "test:b"]))
+    assert narrowed.testAuthenticate({"clientScopes": ["test:*"], "requiredScopes": ["test:a"]}) == {
+        "scopes": ["assume:anonymous", "test:a", "test:b"], "clientId": "tester"}
+    with pytest.raises(TaskclusterRestFailure) as err:
+        auth.testAuthenticate({"clientScopes": ["some-scope"], "requiredScopes": ["another-scope"]})
+    assert err.value.status_code == 403
+    with pytest.raises(TaskclusterAuthFailure):
+        taskcluster.Auth(dict(opts, credentials={"clientId": "tester", "accessToken": "wrong"})).testAuthenticate(
+            {"clientScopes": [], "requiredScopes": []})
+
+    now = datetime.datetime.utcnow()
+    named = taskcluster.createTemporaryCredentials(
+        "tester", "no-secret", now, now + datetime.timedelta(hours=1), ["test:xyz:*"], name="credName")
+    auth = taskcluster.Auth({"rootUrl": server.root_url, "credentials": named, "authorizedScopes": ["test:xyz:abc"]})
+    assert auth.testAuthenticate({"clientScopes": ["test:*", "auth:create-client:credName"],
+                                  "requiredScopes": ["test:xyz:abc"]}) == {
+        "scopes": ["assume:anonymous", "test:xyz:abc"], "clientId": "credName"}
+
+    url = taskcluster.Auth(opts).buildSignedUrl("testAuthenticateGet")
+    response = requests.get(url)
+    assert response.status_code == 200
+    assert sorted(response.json()["scopes"]) == ["assume:anonymous", "auth:create-client:test:*", "test:*"]
+    bad = taskcluster.Auth(dict(opts, credentials={"clientId": "tester", "accessToken": "wrong-secret"}))
+    assert requests.get(bad.buildSignedUrl("testAuthenticateGet")).status_code == 401
+
+
+def test_oauth_token_then_bearer(server):
+    token = make_client(server, "test/oauth", ["auth:current-scopes", "foo:*"])
+    url = server.root_url + "/api/auth/v1/oauth/token"
+    response = requests.post(url, data={
+        "grant_type": "client_credentials", "client_id": "test/oauth", "client_secret": token,
+        "scope": "auth:current-scopes foo:bar"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["token_type"] == "Bearer" and 0 < body["expires_in"] <= 3600
+    current = requests.get(server.root_url + "/api/auth/v1/scopes/current",
+                           headers={"Authorization": "Bearer " + body["access_token"]})
+    assert current.status_code == 200
+    assert current.json()["scopes"] == ["assume:anonymous", "auth:current-scopes", "foo:bar"]
+
+    wrong = requests.post(url, data={"grant_type": "client_credentials", "client_id": "test/oauth",
+                                     "client_secret": "wrong"})
+    assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
+    grant = requests.post(url, auth=("test/oauth", token), data={"grant_type": "password"})
+    assert grant.status_code == 400 and grant.json()["error"] == "unsupported_grant_type"

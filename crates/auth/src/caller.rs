@@ -56,14 +56,23 @@ impl Caller {
     }
 }
 
+/// Left by [`crate::authenticate`] instead of a [`Caller`] when credentials do not check out.
+/// As in Taskcluster, this fails only endpoints that look at the caller (every endpoint that
+/// checks scopes); public ones still answer, which the official Rust client relies on: it signs
+/// the path without the query, so its signatures on listings with query parameters never match.
+#[derive(Debug, Clone)]
+pub(crate) struct AuthRejection(pub ApiError);
+
 impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<Caller>()
-            .cloned()
-            .ok_or_else(|| ApiError::internal("route is not behind the authentication layer"))
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            return Ok(caller.clone());
+        }
+        Err(match parts.extensions.get::<AuthRejection>() {
+            Some(AuthRejection(e)) => e.clone(),
+            None => ApiError::internal("route is not behind the authentication layer"),
+        })
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! [`AuthService`] answers "who is this and what may they do" for every request of every service
 //! through the [`authenticate`] middleware, which leaves a [`Caller`] in the request; handlers then
-//! call [`Caller::require`] with their endpoint's scope expression. [`router`] serves the Auth API
+//! call [`Caller::require`] with their endpoint's scope expression. Bad credentials fail (401) the
+//! handlers that take a [`Caller`]; public endpoints still answer, as in Taskcluster. [`router`] serves the Auth API
 //! (`/api/auth/v1/`), including the OAuth2 token endpoint whose Bearer tokens the middleware
 //! also accepts. Client and role changes are announced on Taskcluster's auth exchanges.
 

@@ -13,8 +13,9 @@ use http::request::Parts;
 use http::HeaderMap;
 use relyard_core::ApiError;
 
+use crate::caller::AuthRejection;
 use crate::hawk_verify::HawkInput;
-use crate::service::AuthService;
+use crate::service::{AuthFailure, AuthService};
 
 /// Largest body whose Hawk payload hash is checked (bigger uploads go through signed URLs).
 const MAX_HASHED_BODY: usize = 64 * 1024 * 1024;
@@ -132,7 +133,11 @@ pub async fn authenticate(
     }
     let target = match RequestTarget::from_parts(&parts) {
         Ok(t) => t,
-        Err(message) => return ApiError::unauthenticated(message).into_response(),
+        Err(message) => {
+            let rejection = AuthRejection(ApiError::unauthenticated(message));
+            parts.extensions.insert(rejection);
+            return next.run(Request::from_parts(parts, body)).await;
+        }
     };
     let (body, body_bytes) = if target.wants_payload_hash() {
         match axum::body::to_bytes(body, MAX_HASHED_BODY).await {
@@ -143,11 +148,17 @@ pub async fn authenticate(
         (body, None)
     };
     let input = target.hawk_input(body_bytes.as_deref());
-    let caller = match auth.authenticate(&input, target.source_ip).await {
-        Ok(c) => c,
-        Err(failure) => return ApiError::from(failure).into_response(),
-    };
-    parts.extensions.insert(caller);
+    match auth.authenticate(&input, target.source_ip).await {
+        Ok(caller) => {
+            parts.extensions.insert(caller);
+        }
+        // Answered with 401 by the first endpoint that asks who is calling (see AuthRejection).
+        Err(AuthFailure::Failed(message)) => {
+            let rejection = AuthRejection(ApiError::unauthenticated(message));
+            parts.extensions.insert(rejection);
+        }
+        Err(AuthFailure::Internal(e)) => return e.into_response(),
+    }
     next.run(Request::from_parts(parts, body)).await
 }
 

@@ -190,6 +190,11 @@ impl AuthService {
         Ok(())
     }
 
+    /// The event bus the service announces client and role changes on.
+    pub fn bus(&self) -> &Arc<Bus> {
+        &self.bus
+    }
+
     pub(crate) fn resolver(&self) -> Arc<RoleResolver> {
         Arc::clone(
             &self

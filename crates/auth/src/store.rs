@@ -102,7 +102,7 @@ pub async fn list_clients(
     limit: i64,
 ) -> StoreResult<Vec<ClientRow>> {
     let sql = format!(
-        "SELECT {CLIENT_COLUMNS} FROM auth_clients WHERE client_id > $1 AND substr(client_id, 1, $2) = $3 \
+        "SELECT {CLIENT_COLUMNS} FROM auth_clients WHERE client_id > $1 AND substr(client_id, 1, CAST($2 AS INTEGER)) = $3 \
          ORDER BY client_id LIMIT $4"
     );
     let prefix = prefix.unwrap_or("");

@@ -370,3 +370,45 @@ async fn names_that_clash_as_files_and_directories_conflict() {
     assert_error(resp, 409, "RequestConflict").await;
     assert_eq!(s.get("t/c/0/public/build").await.text().await.unwrap(), "file");
 }
+
+#[tokio::test]
+async fn stores_are_configured_from_their_arguments() {
+    let db = TestDb::new().await;
+    let s3 = BlobStore::s3(
+        "artifacts".into(),
+        Some("http://127.0.0.1:9000".into()),
+        "us-east-1".into(),
+        "minio".into(),
+        "minio-secret".into(),
+        "https://relyard.example.com/".into(),
+        KEY.to_vec(),
+        db.db.clone(),
+    )
+    .expect("S3-compatible store over http");
+    let url = s3.get_url("t/x/0/public/a.txt", soon());
+    assert!(url.starts_with("https://relyard.example.com/api/queue/v1/blobs/t/x/0/public/a.txt?expires="), "{url}");
+    assert!(BlobStore::s3(
+        "artifacts".into(),
+        None,
+        "eu-west-1".into(),
+        "AKIA".into(),
+        "secret".into(),
+        "https://relyard.example.com".into(),
+        KEY.to_vec(),
+        db.db.clone(),
+    )
+    .is_ok());
+
+    let dir = tempfile::tempdir().unwrap();
+    let short_key = BlobStore::local(dir.path().join("b"), "http://x".into(), b"short".to_vec(), db.db.clone());
+    assert!(matches!(short_key, Err(BlobError::Config(_))));
+    let bad_root = BlobStore::local(dir.path().join("b"), "relyard.example.com".into(), KEY.to_vec(), db.db.clone());
+    assert!(matches!(bad_root, Err(BlobError::Config(_))));
+    let in_memory = BlobStore::new(
+        Arc::new(object_store::memory::InMemory::new()),
+        "http://x".into(),
+        KEY.to_vec(),
+        db.db.clone(),
+    );
+    assert!(in_memory.is_ok());
+}
