@@ -26,7 +26,7 @@ def test_root_credentials_work(server):
 def test_created_client_holds_exactly_its_scopes(server):
     token = make_client(server, "test/one", ["auth:current-scopes", "foo:*"])
     auth = taskcluster.Auth(server.options("test/one", token))
-    assert auth.currentScopes()["scopes"] == ["assume:anonymous", "auth:current-scopes", "foo:*"]
+    assert auth.currentScopes()["scopes"] == ["assume:anonymous", "auth:current-scopes", "foo:*", "queue:get-artifact:public/*"]
     with pytest.raises(TaskclusterRestFailure) as err:
         auth.createClient("test/escalated", {"expires": taskcluster.fromNowJSON("1 day"), "description": "x"})
     assert err.value.status_code == 403
@@ -45,12 +45,12 @@ def test_temporary_credentials_unnamed_and_named(server):
     later = now + datetime.timedelta(hours=1)
     temp = taskcluster.createTemporaryCredentials("test/issuer", token, now, later, ["auth:current-scopes", "foo:bar"])
     auth = taskcluster.Auth({"rootUrl": server.root_url, "credentials": temp})
-    assert auth.currentScopes()["scopes"] == ["assume:anonymous", "auth:current-scopes", "foo:bar"]
+    assert auth.currentScopes()["scopes"] == ["assume:anonymous", "auth:current-scopes", "foo:bar", "queue:get-artifact:public/*"]
 
     named = taskcluster.createTemporaryCredentials(
         "test/issuer", token, now, later, ["auth:current-scopes"], name="test/named")
     auth = taskcluster.Auth({"rootUrl": server.root_url, "credentials": named})
-    assert auth.currentScopes()["scopes"] == ["assume:anonymous", "auth:current-scopes"]
+    assert auth.currentScopes()["scopes"] == ["assume:anonymous", "auth:current-scopes", "queue:get-artifact:public/*"]
 
     # a certificate claiming scopes the issuer lacks is refused
     bad = taskcluster.createTemporaryCredentials("test/issuer", token, now, later, ["bar:baz", "auth:current-scopes"])
@@ -66,7 +66,7 @@ def test_temporary_credentials_unnamed_and_named(server):
 def test_authorized_scopes_narrow(server):
     token = make_client(server, "test/narrow", ["auth:current-scopes", "foo:*"])
     auth = taskcluster.Auth(server.options("test/narrow", token, authorizedScopes=["auth:current-scopes"]))
-    assert auth.currentScopes()["scopes"] == ["assume:anonymous", "auth:current-scopes"]
+    assert auth.currentScopes()["scopes"] == ["assume:anonymous", "auth:current-scopes", "queue:get-artifact:public/*"]
     wide = taskcluster.Auth(server.options("test/narrow", token, authorizedScopes=["auth:current-scopes", "bar:x"]))
     with pytest.raises(TaskclusterAuthFailure):
         wide.currentScopes()
@@ -154,7 +154,7 @@ def test_oauth_token_then_bearer(server):
     current = requests.get(server.root_url + "/api/auth/v1/scopes/current",
                            headers={"Authorization": "Bearer " + body["access_token"]})
     assert current.status_code == 200
-    assert current.json()["scopes"] == ["assume:anonymous", "auth:current-scopes", "foo:bar"]
+    assert current.json()["scopes"] == ["assume:anonymous", "auth:current-scopes", "foo:bar", "queue:get-artifact:public/*"]
 
     wrong = requests.post(url, data={"grant_type": "client_credentials", "client_id": "test/oauth",
                                      "client_secret": "wrong"})

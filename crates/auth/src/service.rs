@@ -109,6 +109,7 @@ impl AuthService {
             oauth,
         });
         service.sync_static_clients().await?;
+        service.ensure_anonymous_role().await?;
         service.reload().await?;
         tokio::spawn(Arc::clone(&service).follow_changes(shutdown.clone()));
         tokio::spawn(crate::sweep::run_background(Arc::clone(&service), shutdown));
@@ -116,6 +117,28 @@ impl AuthService {
     }
 
     /// Static clients live in config; they are written to the table so that listings show them.
+    /// A new deployment gets Taskcluster's usual `anonymous` role, so that anyone may read
+    /// `public/` artifacts (as the official clients and tools expect); an operator's own
+    /// `anonymous` role, once it exists, is never touched.
+    async fn ensure_anonymous_role(&self) -> Result<(), ApiError> {
+        let mut tx = self.db.begin().await?;
+        let roles = store::lock_roles(&mut tx).await?;
+        if !roles.iter().any(|r| r.role_id == "anonymous") {
+            let now = Timestamp::now();
+            let role = store::RoleRow {
+                role_id: "anonymous".into(),
+                description: "Scopes of unauthenticated requests (created with the deployment)."
+                    .into(),
+                scopes: vec!["queue:get-artifact:public/*".into()],
+                created: now,
+                last_modified: now,
+            };
+            store::upsert_role(&mut tx, &role).await?;
+        }
+        tx.commit().await.map_err(relyard_store::StoreError::from)?;
+        Ok(())
+    }
+
     async fn sync_static_clients(&self) -> Result<(), ApiError> {
         let now = Timestamp::now();
         let mut tx = self.db.begin().await.map_err(ApiError::from)?;

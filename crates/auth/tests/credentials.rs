@@ -76,7 +76,12 @@ async fn named_temporary_credentials() {
     let scopes = auth_as(&server, named).currentScopes().await.unwrap();
     assert_eq!(
         scopes["scopes"],
-        json!(["assume:anonymous", "auth:current-scopes", "foo:bar"])
+        json!([
+            "assume:anonymous",
+            "auth:current-scopes",
+            "foo:bar",
+            "queue:get-artifact:public/*"
+        ])
     );
 
     // Naming needs auth:create-client:<name>.
@@ -139,7 +144,8 @@ async fn the_sweep_purges_expired_clients_that_asked_for_it() {
         .purge_expired_clients(Timestamp::now())
         .await
         .unwrap();
-    assert_eq!(purged, 1);
+    // The sweep AuthService runs at start-up may already have purged it.
+    assert!(purged <= 1, "purged {purged}");
     assert_eq!(
         status_of(&root.client("test/purge-me").await.unwrap_err()),
         404

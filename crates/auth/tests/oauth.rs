@@ -95,6 +95,7 @@ async fn token_then_bearer_calls() {
             "assume:anonymous",
             "assume:web",
             "auth:current-scopes",
+            "queue:get-artifact:public/*",
             "web:*"
         ])
     );
@@ -153,7 +154,12 @@ async fn json_body_basic_auth_and_scope_narrowing() {
     let (_, scopes) = current_scopes(&server, body["access_token"].as_str().unwrap()).await;
     assert_eq!(
         scopes["scopes"],
-        json!(["assume:anonymous", "auth:current-scopes", "foo:bar"])
+        json!([
+            "assume:anonymous",
+            "auth:current-scopes",
+            "foo:bar",
+            "queue:get-artifact:public/*"
+        ])
     );
 
     let (status, _, body) = token_form(

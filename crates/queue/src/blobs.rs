@@ -51,7 +51,11 @@ const PARTS_IN_FLIGHT: usize = 4;
 const MAX_SEGMENT_BYTES: usize = 255;
 
 /// Characters escaped in a URL path segment or query value: everything but RFC 3986's unreserved.
-const URL_ESCAPE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const URL_ESCAPE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// What a signed URL allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,7 +97,10 @@ pub struct BlobReader {
 
 impl fmt::Debug for BlobReader {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BlobReader").field("info", &self.info).field("size", &self.size).finish_non_exhaustive()
+        f.debug_struct("BlobReader")
+            .field("info", &self.info)
+            .field("size", &self.size)
+            .finish_non_exhaustive()
     }
 }
 
@@ -107,7 +114,9 @@ pub enum BlobError {
     BadSignature(&'static str),
     #[error("the signed URL expired at {0}")]
     Expired(Timestamp),
-    #[error("Content-Type {got:?} does not match the content type {signed:?} this URL was signed for")]
+    #[error(
+        "Content-Type {got:?} does not match the content type {signed:?} this URL was signed for"
+    )]
     ContentTypeMismatch { signed: String, got: String },
     #[error("invalid Content-Encoding {0:?}")]
     InvalidContentEncoding(String),
@@ -145,7 +154,9 @@ impl From<BlobError> for ApiError {
             BlobError::ObjectStore(object_store::Error::NotFound { .. }) => {
                 ApiError::not_found("blob not found")
             }
-            BlobError::BadSignature(_) | BlobError::Expired(_) => ApiError::unauthenticated(e.to_string()),
+            BlobError::BadSignature(_) | BlobError::Expired(_) => {
+                ApiError::unauthenticated(e.to_string())
+            }
             BlobError::TooLarge { .. } => ApiError::too_large(e.to_string()),
             BlobError::Conflict { .. } => ApiError::conflict(e.to_string()),
             BlobError::Config(_) | BlobError::ObjectStore(_) => ApiError::internal(e),
@@ -176,9 +187,18 @@ impl fmt::Debug for BlobStore {
 
 impl BlobStore {
     /// Blobs in files under `dir` (created when missing).
-    pub fn local(dir: PathBuf, root_url: String, signing_key: Vec<u8>, db: Db) -> Result<BlobStore, BlobError> {
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| BlobError::Config(format!("cannot create blob directory {}: {e}", dir.display())))?;
+    pub fn local(
+        dir: PathBuf,
+        root_url: String,
+        signing_key: Vec<u8>,
+        db: Db,
+    ) -> Result<BlobStore, BlobError> {
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            BlobError::Config(format!(
+                "cannot create blob directory {}: {e}",
+                dir.display()
+            ))
+        })?;
         let fs = LocalFileSystem::new_with_prefix(&dir)
             .map_err(|e| BlobError::Config(format!("blob directory {}: {e}", dir.display())))?
             .with_automatic_cleanup(true);
@@ -209,7 +229,9 @@ impl BlobStore {
                 .with_virtual_hosted_style_request(false)
                 .with_endpoint(endpoint);
         }
-        let s3 = builder.build().map_err(|e| BlobError::Config(format!("S3: {e}")))?;
+        let s3 = builder
+            .build()
+            .map_err(|e| BlobError::Config(format!("S3: {e}")))?;
         Self::new(Arc::new(s3), root_url, signing_key, db)
     }
 
@@ -221,13 +243,23 @@ impl BlobStore {
         db: Db,
     ) -> Result<BlobStore, BlobError> {
         if signing_key.len() < 16 {
-            return Err(BlobError::Config("the URL signing key must be at least 16 bytes".into()));
+            return Err(BlobError::Config(
+                "the URL signing key must be at least 16 bytes".into(),
+            ));
         }
         let root_url = root_url.trim_end_matches('/').to_string();
         if !(root_url.starts_with("http://") || root_url.starts_with("https://")) {
-            return Err(BlobError::Config(format!("root URL {root_url:?} is not an http(s) URL")));
+            return Err(BlobError::Config(format!(
+                "root URL {root_url:?} is not an http(s) URL"
+            )));
         }
-        Ok(BlobStore { store, db, root_url, signing_key, max_size: DEFAULT_MAX_SIZE })
+        Ok(BlobStore {
+            store,
+            db,
+            root_url,
+            signing_key,
+            max_size: DEFAULT_MAX_SIZE,
+        })
     }
 
     /// Refuses blobs larger than `max` bytes (413).
@@ -255,7 +287,12 @@ impl BlobStore {
 
     /// [`put_url`](Self::put_url) and the time the URL stops working (what Taskcluster answers as
     /// `expires` next to `putUrl`).
-    pub fn signed_put_url(&self, key: &str, content_type: &str, expires: Timestamp) -> (String, Timestamp) {
+    pub fn signed_put_url(
+        &self,
+        key: &str,
+        content_type: &str,
+        expires: Timestamp,
+    ) -> (String, Timestamp) {
         let until = expires.min(Timestamp::now().plus_ms(PUT_URL_MAX_TTL_MS));
         let signature = self.sign(Access::Put, key, until.millis(), content_type);
         let url = format!(
@@ -271,7 +308,12 @@ impl BlobStore {
     /// A URL that downloads `key` (`GET` or `HEAD`) until `valid_until`.
     pub fn get_url(&self, key: &str, valid_until: Timestamp) -> String {
         let signature = self.sign(Access::Get, key, valid_until.millis(), "");
-        format!("{}?expires={}&signature={}", self.blob_url(key), valid_until.millis(), signature)
+        format!(
+            "{}?expires={}&signature={}",
+            self.blob_url(key),
+            valid_until.millis(),
+            signature
+        )
     }
 
     /// `<rootUrl>/api/queue/v1/blobs/<key>`, each segment of the key percent-encoded.
@@ -303,7 +345,11 @@ impl BlobStore {
     }
 
     fn sign(&self, access: Access, key: &str, expires_ms: i64, content_type: &str) -> String {
-        hex::encode(self.mac(access, key, expires_ms, content_type).finalize().into_bytes())
+        hex::encode(
+            self.mac(access, key, expires_ms, content_type)
+                .finalize()
+                .into_bytes(),
+        )
     }
 
     /// Checks a signed URL's parameters: the signature (compared in constant time) and expiry.
@@ -316,7 +362,8 @@ impl BlobStore {
         content_type: &str,
         signature_hex: &str,
     ) -> Result<(), BlobError> {
-        let signature = hex::decode(signature_hex).map_err(|_| BlobError::BadSignature("signature is not hex"))?;
+        let signature = hex::decode(signature_hex)
+            .map_err(|_| BlobError::BadSignature("signature is not hex"))?;
         self.mac(access, key, expires_ms, content_type)
             .verify_slice(&signature)
             .map_err(|_| BlobError::BadSignature("signature does not match"))?;
@@ -354,7 +401,11 @@ impl BlobStore {
             }
         }
         let mut body = std::pin::pin!(body);
-        let mut sink = Sink { pending: Vec::new(), pending_len: 0, upload: None };
+        let mut sink = Sink {
+            pending: Vec::new(),
+            pending_len: 0,
+            upload: None,
+        };
         let mut hasher = Sha256::new();
         let mut size: u64 = 0;
         let received = async {
@@ -369,14 +420,20 @@ impl BlobStore {
                 }
                 if let Some(declared) = declared_len {
                     if size > declared {
-                        return Err(BlobError::LengthMismatch { declared, received: size });
+                        return Err(BlobError::LengthMismatch {
+                            declared,
+                            received: size,
+                        });
                     }
                 }
                 hasher.update(&chunk);
                 sink.push(&*self.store, &path, chunk).await?;
             }
             match declared_len {
-                Some(declared) if declared != size => Err(BlobError::LengthMismatch { declared, received: size }),
+                Some(declared) if declared != size => Err(BlobError::LengthMismatch {
+                    declared,
+                    received: size,
+                }),
                 _ => Ok(()),
             }
         }
@@ -415,10 +472,16 @@ impl BlobStore {
     }
 
     /// Stores `bytes` under `key` (see [`put_stream`](Self::put_stream)).
-    pub async fn put_bytes(&self, key: &str, content_type: &str, bytes: Bytes) -> Result<BlobInfo, BlobError> {
+    pub async fn put_bytes(
+        &self,
+        key: &str,
+        content_type: &str,
+        bytes: Bytes,
+    ) -> Result<BlobInfo, BlobError> {
         let len = bytes.len() as u64;
         let body = futures::stream::iter([Ok::<_, std::convert::Infallible>(bytes)]);
-        self.put_stream(key, content_type, None, Some(len), body).await
+        self.put_stream(key, content_type, None, Some(len), body)
+            .await
     }
 
     /// A write that failed because the local file system has `a` as a file where `a/b` needs a
@@ -428,7 +491,10 @@ impl BlobStore {
             return e;
         }
         match self.conflicting_key(key).await {
-            Ok(Some(existing)) => BlobError::Conflict { key: key.to_string(), existing },
+            Ok(Some(existing)) => BlobError::Conflict {
+                key: key.to_string(),
+                existing,
+            },
             _ => e,
         }
     }
@@ -441,11 +507,13 @@ impl BlobStore {
             }
         }
         let below = format!("{key}/");
-        let row = sqlx::query("SELECT key FROM blobs WHERE substr(key, 1, CAST($2 AS INTEGER)) = $1 LIMIT 1")
-            .bind(&below)
-            .bind(below.chars().count() as i64)
-            .fetch_optional(self.db.reader())
-            .await?;
+        let row = sqlx::query(
+            "SELECT key FROM blobs WHERE substr(key, 1, CAST($2 AS INTEGER)) = $1 LIMIT 1",
+        )
+        .bind(&below)
+        .bind(below.chars().count() as i64)
+        .fetch_optional(self.db.reader())
+        .await?;
         Ok(match row {
             Some(row) => Some(row.try_get::<String, _>("key")?),
             None => None,
@@ -474,20 +542,32 @@ impl BlobStore {
     /// Opens the blob under `key` for reading; [`BlobError::NotFound`] when there is none.
     pub async fn open(&self, key: &str) -> Result<BlobReader, BlobError> {
         let path = object_path(key)?;
-        let info = self.info(key).await?.ok_or_else(|| BlobError::NotFound(key.to_string()))?;
+        let info = self
+            .info(key)
+            .await?
+            .ok_or_else(|| BlobError::NotFound(key.to_string()))?;
         let got = match self.store.get(&path).await {
             Ok(got) => got,
-            Err(object_store::Error::NotFound { .. }) => return Err(BlobError::NotFound(key.to_string())),
+            Err(object_store::Error::NotFound { .. }) => {
+                return Err(BlobError::NotFound(key.to_string()))
+            }
             Err(e) => return Err(e.into()),
         };
         let size = got.meta.size as u64;
-        Ok(BlobReader { info, size, stream: got.into_stream() })
+        Ok(BlobReader {
+            info,
+            size,
+            stream: got.into_stream(),
+        })
     }
 
     /// The record of the blob under `key` and its stored size, without reading it.
     pub async fn stat(&self, key: &str) -> Result<(BlobInfo, u64), BlobError> {
         let path = object_path(key)?;
-        let info = self.info(key).await?.ok_or_else(|| BlobError::NotFound(key.to_string()))?;
+        let info = self
+            .info(key)
+            .await?
+            .ok_or_else(|| BlobError::NotFound(key.to_string()))?;
         match self.store.head(&path).await {
             Ok(meta) => Ok((info, meta.size as u64)),
             Err(object_store::Error::NotFound { .. }) => Err(BlobError::NotFound(key.to_string())),
@@ -510,7 +590,10 @@ impl BlobStore {
                 Err(e) => return Err(e.into()),
             }
         }
-        sqlx::query("DELETE FROM blobs WHERE key = $1").bind(key).execute(self.db.writer()).await?;
+        sqlx::query("DELETE FROM blobs WHERE key = $1")
+            .bind(key)
+            .execute(self.db.writer())
+            .await?;
         Ok(())
     }
 
@@ -519,7 +602,10 @@ impl BlobStore {
     /// how many objects were deleted.
     pub async fn delete_prefix(&self, prefix: &str) -> Result<u64, BlobError> {
         if prefix.is_empty() {
-            return Err(BlobError::InvalidKey { key: String::new(), reason: "an empty prefix would delete every blob" });
+            return Err(BlobError::InvalidKey {
+                key: String::new(),
+                reason: "an empty prefix would delete every blob",
+            });
         }
         // List the deepest whole directory of the prefix, then keep the keys that really start
         // with it (a prefix may end inside a segment).
@@ -527,10 +613,18 @@ impl BlobStore {
             Some(i) => &prefix[..i],
             None => "",
         };
-        let dir_path: ObjectPath = dir.split('/').filter(|s| !s.is_empty()).map(PathPart::from).collect();
+        let dir_path: ObjectPath = dir
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(PathPart::from)
+            .collect();
         let listed: Vec<_> = self
             .store
-            .list(if dir.is_empty() { None } else { Some(&dir_path) })
+            .list(if dir.is_empty() {
+                None
+            } else {
+                Some(&dir_path)
+            })
             .try_collect()
             .await?;
         let doomed: Vec<ObjectPath> = listed
@@ -539,7 +633,9 @@ impl BlobStore {
             .filter(|location| key_of(location).is_some_and(|key| key.starts_with(prefix)))
             .collect();
         let mut deleted = 0u64;
-        let mut results = self.store.delete_stream(futures::stream::iter(doomed.into_iter().map(Ok)).boxed());
+        let mut results = self
+            .store
+            .delete_stream(futures::stream::iter(doomed.into_iter().map(Ok)).boxed());
         while let Some(result) = results.next().await {
             match result {
                 Ok(_) => deleted += 1,
@@ -565,7 +661,12 @@ struct Sink {
 }
 
 impl Sink {
-    async fn push(&mut self, store: &dyn ObjectStore, path: &ObjectPath, chunk: Bytes) -> Result<(), BlobError> {
+    async fn push(
+        &mut self,
+        store: &dyn ObjectStore,
+        path: &ObjectPath,
+        chunk: Bytes,
+    ) -> Result<(), BlobError> {
         if let Some(upload) = self.upload.as_mut() {
             upload.wait_for_capacity(PARTS_IN_FLIGHT).await?;
             upload.put(chunk);
@@ -610,7 +711,12 @@ impl Sink {
 /// `/`-separated segments that are neither empty nor `.`/`..` (HTTP clients rewrite those) and not
 /// longer than 255 bytes once encoded.
 pub fn validate_key(key: &str) -> Result<(), BlobError> {
-    let invalid = |reason| Err(BlobError::InvalidKey { key: key.to_string(), reason });
+    let invalid = |reason| {
+        Err(BlobError::InvalidKey {
+            key: key.to_string(),
+            reason,
+        })
+    };
     if key.is_empty() {
         return invalid("it is empty");
     }
@@ -655,7 +761,9 @@ fn key_of(path: &ObjectPath) -> Option<String> {
 
 /// `identity` and absence mean none; anything else must be a plain HTTP token.
 fn normalize_content_encoding(value: Option<&str>) -> Result<Option<String>, BlobError> {
-    let Some(value) = value.map(str::trim) else { return Ok(None) };
+    let Some(value) = value.map(str::trim) else {
+        return Ok(None);
+    };
     if value.is_empty() || value.eq_ignore_ascii_case("identity") {
         return Ok(None);
     }
@@ -678,7 +786,11 @@ mod tests {
 
     #[test]
     fn keys_map_to_paths_and_back() {
-        for key in ["t/abc/0/public/logs/live.log", "a%b/c#1/d e/%2E/ü", "x?y*z/[q]"] {
+        for key in [
+            "t/abc/0/public/logs/live.log",
+            "a%b/c#1/d e/%2E/ü",
+            "x?y*z/[q]",
+        ] {
             let path = object_path(key).unwrap();
             assert_eq!(key_of(&path).as_deref(), Some(key), "{key} via {path}");
         }
@@ -687,7 +799,17 @@ mod tests {
 
     #[test]
     fn rejects_unusable_keys() {
-        for key in ["", "/a", "a/", "a//b", "a/./b", "..", "a\nb", &"x".repeat(300), &"y/".repeat(600)] {
+        for key in [
+            "",
+            "/a",
+            "a/",
+            "a//b",
+            "a/./b",
+            "..",
+            "a\nb",
+            &"x".repeat(300),
+            &"y/".repeat(600),
+        ] {
             assert!(validate_key(key).is_err(), "{key:?}");
         }
         assert!(validate_key("public/build/target.tar.gz").is_ok());
@@ -697,7 +819,10 @@ mod tests {
     fn content_encodings() {
         assert_eq!(normalize_content_encoding(None).unwrap(), None);
         assert_eq!(normalize_content_encoding(Some("identity")).unwrap(), None);
-        assert_eq!(normalize_content_encoding(Some("GZIP")).unwrap().as_deref(), Some("gzip"));
+        assert_eq!(
+            normalize_content_encoding(Some("GZIP")).unwrap().as_deref(),
+            Some("gzip")
+        );
         assert!(normalize_content_encoding(Some("gz\"ip")).is_err());
     }
 }

@@ -107,7 +107,13 @@ pub fn artifact_created(task: &TaskRow, run: &Run, artifact: Value) -> Event {
 }
 
 /// task-group-resolved / task-group-sealed.
-pub fn group_event(exchange: &str, task_group_id: &str, scheduler_id: &str, expires: Timestamp, sealed: Option<Timestamp>) -> Event {
+pub fn group_event(
+    exchange: &str,
+    task_group_id: &str,
+    scheduler_id: &str,
+    expires: Timestamp,
+    sealed: Option<Timestamp>,
+) -> Event {
     let mut payload = json!({
         "version": 1,
         "taskGroupId": task_group_id,
@@ -119,7 +125,11 @@ pub fn group_event(exchange: &str, task_group_id: &str, scheduler_id: &str, expi
     }
     Event {
         exchange: format!("{PREFIX}{exchange}"),
-        routing_key: format!("primary.{}.{}._", word(Some(task_group_id)), word(Some(scheduler_id))),
+        routing_key: format!(
+            "primary.{}.{}._",
+            word(Some(task_group_id)),
+            word(Some(scheduler_id))
+        ),
         cc: Vec::new(),
         payload,
     }
@@ -175,7 +185,13 @@ mod tests {
         assert_eq!(e.payload["takenUntil"], json!("1970-01-01T00:00:00.005Z"));
         let e = task_event(TaskExchange::Pending, &t, Some(&run));
         assert_eq!(e.routing_key, "primary.T.0._._.prov.wt.-.G._");
-        let g = group_event("task-group-resolved", "G", "-", Timestamp::from_millis(0), None);
+        let g = group_event(
+            "task-group-resolved",
+            "G",
+            "-",
+            Timestamp::from_millis(0),
+            None,
+        );
         assert_eq!(g.routing_key, "primary.G.-._");
     }
 }

@@ -25,10 +25,17 @@ use relyard_events::Bus;
 use relyard_store::{Db, StoreError};
 use tokio_util::sync::CancellationToken;
 
+use crate::blobs::BlobStore;
+
 pub use http::router;
 pub use model::{Run, TaskDef, TaskStatus};
 pub use reaper::run_background;
-pub use service::{CancelGroupResponse, ClaimItem, ClaimedTask, GroupInfo, PendingTask, ReclaimResponse, Resolution, TaskAction};
+pub use service::{ArtifactContent, ArtifactRequest};
+pub use service::{
+    CancelGroupResponse, ClaimItem, ClaimedTask, GroupInfo, PendingTask, ReclaimResponse,
+    Resolution, TaskAction,
+};
+pub use store::artifacts::Artifact;
 
 /// The signal channel raised (with the taskQueueId as payload) when runs become pending.
 pub const TASK_PENDING_SIGNAL: &str = "task-pending";
@@ -65,6 +72,8 @@ pub struct Queue {
     pub(crate) db: Db,
     pub(crate) bus: Arc<Bus>,
     pub(crate) auth: Arc<AuthService>,
+    /// The bytes of `s3` artifacts.
+    pub(crate) blobs: Arc<BlobStore>,
     pub(crate) config: QueueConfig,
     pub(crate) waiters: Arc<wakeup::Waiters>,
     pub(crate) shutdown: CancellationToken,
@@ -73,10 +82,30 @@ pub struct Queue {
 impl Queue {
     /// Creates the service and starts relaying `task-pending` signals to waiting claimWork calls.
     /// `shutdown` makes waiting claimWork calls answer at once and stops the relay.
-    pub fn new(db: Db, bus: Arc<Bus>, auth: Arc<AuthService>, config: QueueConfig, shutdown: CancellationToken) -> Arc<Queue> {
+    /// `blobs` stores the bytes of `s3` artifacts (its signed URLs are the `putUrl`s handed out).
+    pub fn new(
+        db: Db,
+        bus: Arc<Bus>,
+        auth: Arc<AuthService>,
+        blobs: Arc<BlobStore>,
+        config: QueueConfig,
+        shutdown: CancellationToken,
+    ) -> Arc<Queue> {
         let waiters = Arc::new(wakeup::Waiters::default());
-        tokio::spawn(wakeup::relay(Arc::clone(&waiters), bus.listen(), shutdown.clone()));
-        Arc::new(Queue { db, bus, auth, config, waiters, shutdown })
+        tokio::spawn(wakeup::relay(
+            Arc::clone(&waiters),
+            bus.listen(),
+            shutdown.clone(),
+        ));
+        Arc::new(Queue {
+            db,
+            bus,
+            auth,
+            blobs,
+            config,
+            waiters,
+            shutdown,
+        })
     }
 
     pub fn config(&self) -> &QueueConfig {
@@ -85,6 +114,10 @@ impl Queue {
 
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    pub fn blobs(&self) -> &Arc<BlobStore> {
+        &self.blobs
     }
 }
 

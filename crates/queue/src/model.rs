@@ -5,7 +5,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// Taskcluster's priorities, most urgent first; the index is the claim order rank.
-pub const PRIORITIES: [&str; 7] = ["highest", "very-high", "high", "medium", "low", "very-low", "lowest"];
+pub const PRIORITIES: [&str; 7] = [
+    "highest",
+    "very-high",
+    "high",
+    "medium",
+    "low",
+    "very-low",
+    "lowest",
+];
 
 /// A priority's claim rank (0 = most urgent), or `None` for an unknown name.
 pub fn priority_rank(p: &str) -> Option<i64> {
@@ -14,7 +22,11 @@ pub fn priority_rank(p: &str) -> Option<i64> {
 
 /// `queue:create-task:<p>:…` is required for the task's priority or any more urgent one.
 pub fn priorities_at_least(p: &str) -> &'static [&'static str] {
-    let n = PRIORITIES.iter().position(|x| *x == p).map(|i| i + 1).unwrap_or(PRIORITIES.len());
+    let n = PRIORITIES
+        .iter()
+        .position(|x| *x == p)
+        .map(|i| i + 1)
+        .unwrap_or(PRIORITIES.len());
     &PRIORITIES[..n]
 }
 
@@ -42,7 +54,10 @@ impl RunState {
         }
     }
     pub fn is_resolved(self) -> bool {
-        matches!(self, RunState::Completed | RunState::Failed | RunState::Exception)
+        matches!(
+            self,
+            RunState::Completed | RunState::Failed | RunState::Exception
+        )
     }
 }
 
@@ -193,12 +208,18 @@ pub struct TaskStatus {
 impl TaskRow {
     /// The last run's state, or `unscheduled`.
     pub fn state(&self) -> &'static str {
-        self.runs.last().map(|r| r.state.as_str()).unwrap_or("unscheduled")
+        self.runs
+            .last()
+            .map(|r| r.state.as_str())
+            .unwrap_or("unscheduled")
     }
 
     /// Unscheduled, pending or running: the task still counts against its group.
     pub fn is_active(&self) -> bool {
-        self.runs.last().map(|r| !r.state.is_resolved()).unwrap_or(true)
+        self.runs
+            .last()
+            .map(|r| !r.state.is_resolved())
+            .unwrap_or(true)
     }
 
     pub fn last_run(&self) -> Option<&Run> {
@@ -206,7 +227,9 @@ impl TaskRow {
     }
 
     pub fn provisioner_and_worker_type(&self) -> (&str, &str) {
-        self.task_queue_id.split_once('/').unwrap_or((&self.task_queue_id, ""))
+        self.task_queue_id
+            .split_once('/')
+            .unwrap_or((&self.task_queue_id, ""))
     }
 
     pub fn status(&self) -> TaskStatus {
@@ -236,7 +259,10 @@ mod tests {
     #[test]
     fn priorities_at_least_includes_the_more_urgent() {
         assert_eq!(priorities_at_least("highest"), &["highest"]);
-        assert_eq!(priorities_at_least("high"), &["highest", "very-high", "high"]);
+        assert_eq!(
+            priorities_at_least("high"),
+            &["highest", "very-high", "high"]
+        );
         assert_eq!(priorities_at_least("lowest").len(), 7);
         assert_eq!(priority_rank("medium"), Some(3));
         assert_eq!(priority_rank("normal"), None);

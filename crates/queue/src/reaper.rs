@@ -1,4 +1,5 @@
-//! The background work of the queue: expired claims, passed deadlines, expired tasks.
+//! The background work of the queue: expired claims, passed deadlines, expired tasks and
+//! expired artifacts (records and the bytes of `s3` artifacts).
 //!
 //! Every server runs it; each resolution re-checks its condition under the task's row lock, so
 //! two reapers racing over the same task change it once.
@@ -9,7 +10,7 @@ use relyard_core::error::ApiResult;
 use relyard_core::Timestamp;
 use tokio_util::sync::CancellationToken;
 
-use crate::store::{claims, groups, tasks};
+use crate::store::{artifacts, claims, groups, tasks};
 use crate::Queue;
 
 /// Rows looked at per kind and tick; a full batch makes the next tick start at once.
@@ -21,11 +22,16 @@ pub struct TickReport {
     pub claims_expired: usize,
     pub deadlines_exceeded: usize,
     pub tasks_deleted: usize,
+    /// Artifacts deleted because their own `expires` passed (not counting those of deleted tasks).
+    pub artifacts_deleted: usize,
 }
 
 impl TickReport {
     fn busy(&self) -> bool {
-        self.claims_expired >= BATCH || self.deadlines_exceeded >= BATCH || self.tasks_deleted >= BATCH
+        self.claims_expired >= BATCH
+            || self.deadlines_exceeded >= BATCH
+            || self.tasks_deleted >= BATCH
+            || self.artifacts_deleted >= BATCH
     }
 }
 
@@ -44,16 +50,58 @@ impl Queue {
             }
         }
         report.tasks_deleted = self.delete_expired(now).await?;
+        report.artifacts_deleted = self.delete_expired_artifacts(now).await?;
         Ok(report)
     }
 
-    /// Deletes tasks (with runs, queue rows and edges) whose `expires` passed, then empty groups.
+    /// Deletes tasks (with runs, queue rows, edges and artifacts) whose `expires` passed, then
+    /// empty groups. Artifact bytes go first: if that fails the rows stay, and the next pass
+    /// tries again.
     async fn delete_expired(&self, now: Timestamp) -> ApiResult<usize> {
         let ids = tasks::expired(self.db.reader(), now, BATCH).await?;
+        for id in &ids {
+            self.blobs.delete_prefix(&format!("t/{id}/")).await?;
+        }
         let mut w = self.begin().await?;
-        let deleted = if ids.is_empty() { 0 } else { tasks::delete(&mut w.tx, &ids).await? as usize };
+        let deleted = if ids.is_empty() {
+            0
+        } else {
+            // Task rows first: createArtifact locks the task row before its artifact rows.
+            let n = tasks::delete(&mut w.tx, &ids).await? as usize;
+            artifacts::delete_for_tasks(&mut w.tx, &ids).await?;
+            n
+        };
         groups::delete_expired(&mut w.tx, now).await?;
         self.commit(w).await?;
+        Ok(deleted)
+    }
+
+    /// Deletes artifacts whose own `expires` passed, and the bytes of those stored in `s3`. The
+    /// record goes first (re-checked in the delete, as a repeated createArtifact may extend it);
+    /// bytes whose deletion fails are left for the expiry of their task, which deletes
+    /// everything under `t/<taskId>/`.
+    async fn delete_expired_artifacts(&self, now: Timestamp) -> ApiResult<usize> {
+        let expired = artifacts::expired(self.db.reader(), now, BATCH).await?;
+        if expired.is_empty() {
+            return Ok(0);
+        }
+        let mut w = self.begin().await?;
+        let mut doomed_blobs = Vec::new();
+        let mut deleted = 0;
+        for (task_id, run_id, name, storage_type) in &expired {
+            if artifacts::delete_if_expired(&mut w.tx, task_id, *run_id, name, now).await? {
+                deleted += 1;
+                if storage_type == "s3" {
+                    doomed_blobs.push(artifacts::blob_key(task_id, *run_id, name));
+                }
+            }
+        }
+        self.commit(w).await?;
+        for key in doomed_blobs {
+            if let Err(e) = self.blobs.delete(&key).await {
+                tracing::warn!(error = %e, key, "could not delete the bytes of an expired artifact; they go when the task expires");
+            }
+        }
         Ok(deleted)
     }
 }

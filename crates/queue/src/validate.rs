@@ -8,7 +8,9 @@ use std::collections::HashSet;
 
 use once_cell::sync::Lazy;
 use regex::Regex;
-use relyard_core::ids::{is_identifier, is_provisioner_id, is_slugid, is_task_queue_id, is_worker_type};
+use relyard_core::ids::{
+    is_identifier, is_provisioner_id, is_slugid, is_task_queue_id, is_worker_type,
+};
 use relyard_core::{ApiError, Timestamp};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -23,12 +25,18 @@ pub const MAX_DEADLINE_DAYS: i64 = 5;
 /// Allowed clock drift for `created` and the deadline cap.
 const DRIFT_MS: i64 = 15 * 60 * 1000;
 
-static PROJECT_ID: Lazy<Regex> = Lazy::new(|| Regex::new(r"^[a-zA-Z0-9._/-]{1,500}$").expect("projectId pattern"));
-static SOURCE: Lazy<Regex> = Lazy::new(|| Regex::new(r"^(https?://|ssh://|git@)").expect("source pattern"));
+static PROJECT_ID: Lazy<Regex> =
+    Lazy::new(|| Regex::new(r"^[a-zA-Z0-9._/-]{1,500}$").expect("projectId pattern"));
+static SOURCE: Lazy<Regex> =
+    Lazy::new(|| Regex::new(r"^(https?://|ssh://|git@)").expect("source pattern"));
 
 /// Parses a JSON body into `T`, answering 400 with the path of the offending field.
 pub fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let text = if body.iter().all(|b| b.is_ascii_whitespace()) { &b"{}"[..] } else { body };
+    let text = if body.iter().all(|b| b.is_ascii_whitespace()) {
+        &b"{}"[..]
+    } else {
+        body
+    };
     let de = &mut serde_json::Deserializer::from_slice(text);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -73,32 +81,48 @@ fn bad(field: &str, why: impl std::fmt::Display) -> ApiError {
 }
 
 /// Checks a createTask body and fills in Taskcluster's defaults. `now` is the server's clock.
-pub fn task_definition(task_id: &str, req: CreateTaskRequest, now: Timestamp) -> Result<TaskDef, ApiError> {
+pub fn task_definition(
+    task_id: &str,
+    req: CreateTaskRequest,
+    now: Timestamp,
+) -> Result<TaskDef, ApiError> {
     if !is_slugid(task_id) {
-        return Err(ApiError::invalid_arguments(format!("taskId `{task_id}` is not a valid slugid")));
+        return Err(ApiError::invalid_arguments(format!(
+            "taskId `{task_id}` is not a valid slugid"
+        )));
     }
-    let (provisioner_id, worker_type, task_queue_id) = match (req.provisioner_id, req.worker_type, req.task_queue_id) {
-        (Some(p), Some(w), Some(q)) => {
-            if format!("{p}/{w}") != q {
-                return Err(ApiError::input("`taskQueueId` must match \"provisionerId/workerType\""));
+    let (provisioner_id, worker_type, task_queue_id) =
+        match (req.provisioner_id, req.worker_type, req.task_queue_id) {
+            (Some(p), Some(w), Some(q)) => {
+                if format!("{p}/{w}") != q {
+                    return Err(ApiError::input(
+                        "`taskQueueId` must match \"provisionerId/workerType\"",
+                    ));
+                }
+                (p, w, q)
             }
-            (p, w, q)
-        }
-        (Some(p), Some(w), None) => {
-            let q = format!("{p}/{w}");
-            (p, w, q)
-        }
-        (_, _, Some(q)) => match q.split_once('/') {
-            Some((p, w)) => (p.to_string(), w.to_string(), q.clone()),
-            None => return Err(bad("taskQueueId", "must be <provisionerId>/<workerType>")),
-        },
-        _ => return Err(ApiError::input("at least a provisionerId and a workerType or a taskQueueId must be provided")),
-    };
+            (Some(p), Some(w), None) => {
+                let q = format!("{p}/{w}");
+                (p, w, q)
+            }
+            (_, _, Some(q)) => match q.split_once('/') {
+                Some((p, w)) => (p.to_string(), w.to_string(), q.clone()),
+                None => return Err(bad("taskQueueId", "must be <provisionerId>/<workerType>")),
+            },
+            _ => {
+                return Err(ApiError::input(
+                    "at least a provisionerId and a workerType or a taskQueueId must be provided",
+                ))
+            }
+        };
     if !is_provisioner_id(&provisioner_id) {
         return Err(bad("provisionerId", "must match ^[a-zA-Z0-9-_]{1,38}$"));
     }
     if !is_worker_type(&worker_type) {
-        return Err(bad("workerType", "must match ^[a-z]([-a-z0-9]{0,36}[a-z0-9])?$"));
+        return Err(bad(
+            "workerType",
+            "must match ^[a-z]([-a-z0-9]{0,36}[a-z0-9])?$",
+        ));
     }
     if !is_task_queue_id(&task_queue_id) {
         return Err(bad("taskQueueId", "must be <provisionerId>/<workerType>"));
@@ -122,15 +146,24 @@ pub fn task_definition(task_id: &str, req: CreateTaskRequest, now: Timestamp) ->
 
     let dependencies = req.dependencies.unwrap_or_default();
     if dependencies.len() > MAX_DEPENDENCIES {
-        return Err(bad("dependencies", format!("has more than {MAX_DEPENDENCIES} entries")));
+        return Err(bad(
+            "dependencies",
+            format!("has more than {MAX_DEPENDENCIES} entries"),
+        ));
     }
     let mut seen = HashSet::with_capacity(dependencies.len());
     for d in &dependencies {
         if !is_slugid(d) {
-            return Err(bad("dependencies", format!("contains `{d}`, which is not a valid slugid")));
+            return Err(bad(
+                "dependencies",
+                format!("contains `{d}`, which is not a valid slugid"),
+            ));
         }
         if !seen.insert(d.as_str()) {
-            return Err(bad("dependencies", format!("contains `{d}` more than once")));
+            return Err(bad(
+                "dependencies",
+                format!("contains `{d}` more than once"),
+            ));
         }
     }
     let requires = req.requires.unwrap_or_else(|| "all-completed".into());
@@ -154,7 +187,10 @@ pub fn task_definition(task_id: &str, req: CreateTaskRequest, now: Timestamp) ->
 
     let priority = req.priority.unwrap_or_else(|| "lowest".into());
     if priority_rank(&priority).is_none() {
-        return Err(bad("priority", "must be one of highest, very-high, high, medium, low, very-low, lowest"));
+        return Err(bad(
+            "priority",
+            "must be one of highest, very-high, high, medium, low, very-low, lowest",
+        ));
     }
     let retries = req.retries.unwrap_or(5);
     if !(0..=49).contains(&retries) {
@@ -176,7 +212,10 @@ pub fn task_definition(task_id: &str, req: CreateTaskRequest, now: Timestamp) ->
         return Err(bad("deadline", "cannot be in the past"));
     }
     if deadline.millis() - now.millis() > MAX_DEADLINE_DAYS * 86_400_000 + DRIFT_MS {
-        return Err(bad("deadline", format!("cannot be more than {MAX_DEADLINE_DAYS} days into the future")));
+        return Err(bad(
+            "deadline",
+            format!("cannot be more than {MAX_DEADLINE_DAYS} days into the future"),
+        ));
     }
     let expires = req.expires.unwrap_or_else(|| one_year_after(deadline));
     if expires < deadline {
@@ -186,7 +225,10 @@ pub fn task_definition(task_id: &str, req: CreateTaskRequest, now: Timestamp) ->
     let scopes = req.scopes.unwrap_or_default();
     for s in &scopes {
         if !s.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
-            return Err(bad("scopes", format!("contains {s:?}, which is not printable ASCII")));
+            return Err(bad(
+                "scopes",
+                format!("contains {s:?}, which is not printable ASCII"),
+            ));
         }
         if s.ends_with("**") {
             return Err(bad("scopes", "must not end with `**`"));
@@ -240,13 +282,19 @@ fn check_metadata(m: &Metadata) -> Result<(), ApiError> {
         return Err(bad("metadata.name", "is longer than 255 characters"));
     }
     if m.description.chars().count() > 32768 {
-        return Err(bad("metadata.description", "is longer than 32768 characters"));
+        return Err(bad(
+            "metadata.description",
+            "is longer than 32768 characters",
+        ));
     }
     if m.owner.chars().count() > 255 {
         return Err(bad("metadata.owner", "is longer than 255 characters"));
     }
     if m.source.chars().count() > 4096 || !SOURCE.is_match(&m.source) {
-        return Err(bad("metadata.source", "must start with https://, http://, ssh:// or git@ (at most 4096 characters)"));
+        return Err(bad(
+            "metadata.source",
+            "must start with https://, http://, ssh:// or git@ (at most 4096 characters)",
+        ));
     }
     Ok(())
 }
@@ -258,7 +306,8 @@ fn one_year_after(t: Timestamp) -> Timestamp {
     let shifted = format!("{:04}{}", year + 1, s.get(4..).unwrap_or(""));
     // Feb 29 of a leap year becomes Mar 1, as in JavaScript.
     Timestamp::parse(&shifted).unwrap_or_else(|_| {
-        Timestamp::parse(&shifted.replacen("-02-29T", "-03-01T", 1)).unwrap_or_else(|_| t.plus_days(365))
+        Timestamp::parse(&shifted.replacen("-02-29T", "-03-01T", 1))
+            .unwrap_or_else(|_| t.plus_days(365))
     })
 }
 
@@ -267,16 +316,17 @@ pub fn worker_identifier(field: &str, v: &str) -> Result<(), ApiError> {
     if is_identifier(v) {
         Ok(())
     } else {
-        Err(ApiError::validation(format!("`{field}` must match ^[a-zA-Z0-9-_]{{1,38}}$")))
+        Err(ApiError::validation(format!(
+            "`{field}` must match ^[a-zA-Z0-9-_]{{1,38}}$"
+        )))
     }
 }
 
 /// Parses a `runId` path segment: an integer 0..=1000.
 pub fn run_id(s: &str) -> Result<u32, ApiError> {
-    s.parse::<u32>()
-        .ok()
-        .filter(|r| *r <= 1000)
-        .ok_or_else(|| ApiError::invalid_arguments(format!("runId `{s}` must be an integer between 0 and 1000")))
+    s.parse::<u32>().ok().filter(|r| *r <= 1000).ok_or_else(|| {
+        ApiError::invalid_arguments(format!("runId `{s}` must be an integer between 0 and 1000"))
+    })
 }
 
 /// Checks a `taskId` path segment.
@@ -284,7 +334,9 @@ pub fn task_id(s: &str) -> Result<(), ApiError> {
     if is_slugid(s) {
         Ok(())
     } else {
-        Err(ApiError::invalid_arguments(format!("taskId `{s}` is not a valid slugid")))
+        Err(ApiError::invalid_arguments(format!(
+            "taskId `{s}` is not a valid slugid"
+        )))
     }
 }
 
@@ -328,17 +380,29 @@ mod tests {
         let now = Timestamp::now();
         let cases: Vec<(Value, &str)> = vec![
             (json!({"bogus": 1}), "bogus"),
-            (json!({"metadata": {"name": "n", "description": "d", "owner": "o", "source": "https://x", "x": 1}}), "x"),
+            (
+                json!({"metadata": {"name": "n", "description": "d", "owner": "o", "source": "https://x", "x": 1}}),
+                "x",
+            ),
             (json!({"retries": "five"}), "retries"),
             (json!({"retries": 50}), "retries"),
             (json!({"priority": "urgent"}), "priority"),
-            (json!({"created": now.plus_secs(-3600).to_string()}), "created"),
-            (json!({"deadline": now.plus_days(6).to_string()}), "deadline"),
+            (
+                json!({"created": now.plus_secs(-3600).to_string()}),
+                "created",
+            ),
+            (
+                json!({"deadline": now.plus_days(6).to_string()}),
+                "deadline",
+            ),
             (json!({"expires": now.to_string()}), "expires"),
             (json!({"dependencies": ["nope"]}), "dependencies"),
             (json!({"routes": ["a", "a"]}), "routes"),
             (json!({"scopes": ["a**"]}), "scopes"),
-            (json!({"metadata": {"name": "n", "description": "d", "owner": "o", "source": "ftp://x"}}), "metadata.source"),
+            (
+                json!({"metadata": {"name": "n", "description": "d", "owner": "o", "source": "ftp://x"}}),
+                "metadata.source",
+            ),
             (json!({"tags": {"k": 1}}), "tags.k"),
             (json!({"workerType": "Bad"}), "workerType"),
         ];

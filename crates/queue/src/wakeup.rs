@@ -47,7 +47,11 @@ impl Waiters {
 }
 
 /// Forwards signals to waiters until shutdown; on shutdown wakes everyone so they return.
-pub(crate) async fn relay(waiters: Arc<Waiters>, mut signals: broadcast::Receiver<Signal>, shutdown: CancellationToken) {
+pub(crate) async fn relay(
+    waiters: Arc<Waiters>,
+    mut signals: broadcast::Receiver<Signal>,
+    shutdown: CancellationToken,
+) {
     loop {
         let next = tokio::select! {
             _ = shutdown.cancelled() => {

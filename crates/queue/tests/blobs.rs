@@ -25,18 +25,36 @@ async fn server() -> Server {
 
 async fn server_with(configure: impl FnOnce(BlobStore) -> BlobStore) -> Server {
     let db = TestDb::new().await;
-    db.db.migrate(&relyard_queue::migrations()).await.expect("migrations");
+    db.db
+        .migrate(&relyard_queue::migrations())
+        .await
+        .expect("migrations");
     let dir = tempfile::tempdir().expect("temp dir");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let root = format!("http://{}", listener.local_addr().expect("addr"));
-    let store = BlobStore::local(dir.path().join("blobs"), root.clone(), KEY.to_vec(), db.db.clone())
-        .expect("blob store");
+    let store = BlobStore::local(
+        dir.path().join("blobs"),
+        root.clone(),
+        KEY.to_vec(),
+        db.db.clone(),
+    )
+    .expect("blob store");
     let blobs = Arc::new(configure(store));
     let app = Router::new()
         .nest("/api/queue/v1", blobs::router(blobs.clone()))
-        .layer(axum::middleware::from_fn(relyard_core::error::request_info_layer));
+        .layer(axum::middleware::from_fn(
+            relyard_core::error::request_info_layer,
+        ));
     tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
-    Server { blobs, root, http: reqwest::Client::new(), dir, _db: db }
+    Server {
+        blobs,
+        root,
+        http: reqwest::Client::new(),
+        dir,
+        _db: db,
+    }
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -49,17 +67,34 @@ fn soon() -> Timestamp {
 
 /// Deterministic bytes that are not all alike.
 fn pattern(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i * 31 % 251) as u8 ^ (i >> 13) as u8).collect()
+    (0..len)
+        .map(|i| (i * 31 % 251) as u8 ^ (i >> 13) as u8)
+        .collect()
 }
 
 impl Server {
-    async fn put(&self, key: &str, content_type: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
+    async fn put(
+        &self,
+        key: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
         let url = self.blobs.put_url(key, content_type, soon());
-        self.http.put(url).header("content-type", content_type).body(body).send().await.expect("PUT")
+        self.http
+            .put(url)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("PUT")
     }
 
     async fn get(&self, key: &str) -> reqwest::Response {
-        self.http.get(self.blobs.get_url(key, soon())).send().await.expect("GET")
+        self.http
+            .get(self.blobs.get_url(key, soon()))
+            .send()
+            .await
+            .expect("GET")
     }
 }
 
@@ -68,8 +103,16 @@ async fn assert_error(resp: reqwest::Response, status: u16, code: &str) -> serde
     assert_eq!(resp.status().as_u16(), status, "status");
     let body: serde_json::Value = resp.json().await.expect("JSON error body");
     assert_eq!(body["code"], code, "{body}");
-    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
-    assert!(body["requestInfo"]["path"].as_str().is_some_and(|p| p.starts_with("/api/queue/v1/blobs/")), "{body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    assert!(
+        body["requestInfo"]["path"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("/api/queue/v1/blobs/")),
+        "{body}"
+    );
     body
 }
 
@@ -81,7 +124,13 @@ async fn put_then_get_round_trips_bytes_and_records_them() {
     let data = b"{\"hello\": \"world\"}\n".to_vec();
 
     let url = s.blobs.put_url(key, content_type, soon());
-    assert!(url.starts_with(&format!("{}/api/queue/v1/blobs/t/fN1pVOuBQJ2ZDEtHMKNBQQ/0/public/build/a%20b%2Bc%25d%231/", s.root)), "{url}");
+    assert!(
+        url.starts_with(&format!(
+            "{}/api/queue/v1/blobs/t/fN1pVOuBQJ2ZDEtHMKNBQQ/0/public/build/a%20b%2Bc%25d%231/",
+            s.root
+        )),
+        "{url}"
+    );
     let resp = s.put(key, content_type, data.clone()).await;
     assert_eq!(resp.status(), 200, "{:?}", resp.text().await);
 
@@ -95,13 +144,27 @@ async fn put_then_get_round_trips_bytes_and_records_them() {
     let resp = s.get(key).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], content_type);
-    assert_eq!(resp.headers()["content-length"], data.len().to_string().as_str());
-    assert!(resp.headers().keys().all(|h| !h.as_str().starts_with("x-amz")));
+    assert_eq!(
+        resp.headers()["content-length"],
+        data.len().to_string().as_str()
+    );
+    assert!(resp
+        .headers()
+        .keys()
+        .all(|h| !h.as_str().starts_with("x-amz")));
     assert_eq!(resp.bytes().await.unwrap(), data);
 
-    let resp = s.http.head(s.blobs.get_url(key, soon())).send().await.unwrap();
+    let resp = s
+        .http
+        .head(s.blobs.get_url(key, soon()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
-    assert_eq!(resp.headers()["content-length"], data.len().to_string().as_str());
+    assert_eq!(
+        resp.headers()["content-length"],
+        data.len().to_string().as_str()
+    );
     assert_eq!(resp.headers()["content-type"], content_type);
     assert!(resp.bytes().await.unwrap().is_empty());
 
@@ -114,11 +177,20 @@ async fn put_url_lives_at_most_an_hour_and_get_url_until_asked() {
     let s = server().await;
     let far = Timestamp::now().plus_days(365);
     let (url, until) = s.blobs.signed_put_url("k", "text/plain", far);
-    assert!(until <= Timestamp::now().plus_secs(3600) && until > Timestamp::now().plus_secs(3500), "{until}");
-    assert!(url.contains(&format!("expires={}", until.millis())), "{url}");
+    assert!(
+        until <= Timestamp::now().plus_secs(3600) && until > Timestamp::now().plus_secs(3500),
+        "{until}"
+    );
+    assert!(
+        url.contains(&format!("expires={}", until.millis())),
+        "{url}"
+    );
     let near = Timestamp::now().plus_secs(60);
     assert_eq!(s.blobs.signed_put_url("k", "text/plain", near).1, near);
-    assert!(s.blobs.get_url("k", far).contains(&format!("expires={}", far.millis())));
+    assert!(s
+        .blobs
+        .get_url("k", far)
+        .contains(&format!("expires={}", far.millis())));
 }
 
 #[tokio::test]
@@ -130,22 +202,59 @@ async fn bad_signatures_and_expired_urls_are_refused() {
     // A tampered signature.
     let url = s.blobs.put_url(key, "text/plain", soon());
     let last = url.chars().last().unwrap();
-    let tampered = format!("{}{}", &url[..url.len() - 1], if last == '0' { '1' } else { '0' });
-    let resp = s.http.put(tampered).header("content-type", "text/plain").body("evil").send().await.unwrap();
+    let tampered = format!(
+        "{}{}",
+        &url[..url.len() - 1],
+        if last == '0' { '1' } else { '0' }
+    );
+    let resp = s
+        .http
+        .put(tampered)
+        .header("content-type", "text/plain")
+        .body("evil")
+        .send()
+        .await
+        .unwrap();
     assert_error(resp, 401, "AuthenticationFailed").await;
 
     // A signature that is not hex, and one signed for another key.
-    let resp = s.http.put(format!("{}zz", url)).header("content-type", "text/plain").body("evil").send().await.unwrap();
+    let resp = s
+        .http
+        .put(format!("{}zz", url))
+        .header("content-type", "text/plain")
+        .body("evil")
+        .send()
+        .await
+        .unwrap();
     assert_error(resp, 401, "AuthenticationFailed").await;
-    let other = s.blobs.put_url("t/x/0/public/other.txt", "text/plain", soon());
+    let other = s
+        .blobs
+        .put_url("t/x/0/public/other.txt", "text/plain", soon());
     let moved = other.replace("other.txt", "file.txt");
-    let resp = s.http.put(moved).header("content-type", "text/plain").body("evil").send().await.unwrap();
+    let resp = s
+        .http
+        .put(moved)
+        .header("content-type", "text/plain")
+        .body("evil")
+        .send()
+        .await
+        .unwrap();
     assert_error(resp, 401, "AuthenticationFailed").await;
 
     // A later expiry than was signed.
     let (url, until) = s.blobs.signed_put_url(key, "text/plain", soon());
-    let extended = url.replace(&until.millis().to_string(), &until.plus_days(10).millis().to_string());
-    let resp = s.http.put(extended).header("content-type", "text/plain").body("evil").send().await.unwrap();
+    let extended = url.replace(
+        &until.millis().to_string(),
+        &until.plus_days(10).millis().to_string(),
+    );
+    let resp = s
+        .http
+        .put(extended)
+        .header("content-type", "text/plain")
+        .body("evil")
+        .send()
+        .await
+        .unwrap();
     assert_error(resp, 401, "AuthenticationFailed").await;
 
     // Expired URLs, both ways.
@@ -159,25 +268,61 @@ async fn bad_signatures_and_expired_urls_are_refused() {
         .await
         .unwrap();
     let body = assert_error(resp, 401, "AuthenticationFailed").await;
-    assert!(body["message"].as_str().unwrap().contains("expired"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("expired"),
+        "{body}"
+    );
     let resp = s.http.get(s.blobs.get_url(key, past)).send().await.unwrap();
     assert_error(resp, 401, "AuthenticationFailed").await;
 
     // A download URL does not upload, and an upload URL does not download.
-    let resp = s.http.put(s.blobs.get_url(key, soon())).header("content-type", "text/plain").body("x").send().await.unwrap();
+    let resp = s
+        .http
+        .put(s.blobs.get_url(key, soon()))
+        .header("content-type", "text/plain")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
     assert_error(resp, 401, "AuthenticationFailed").await;
-    let resp = s.http.get(s.blobs.put_url(key, "text/plain", soon())).send().await.unwrap();
+    let resp = s
+        .http
+        .get(s.blobs.put_url(key, "text/plain", soon()))
+        .send()
+        .await
+        .unwrap();
     assert_error(resp, 401, "AuthenticationFailed").await;
 
     // No signature at all, or a malformed expiry.
     let bare = format!("{}/api/queue/v1/blobs/{key}", s.root);
-    assert_error(s.http.get(&bare).send().await.unwrap(), 401, "AuthenticationFailed").await;
-    let resp = s.http.get(format!("{bare}?expires=soon&signature=00")).send().await.unwrap();
+    assert_error(
+        s.http.get(&bare).send().await.unwrap(),
+        401,
+        "AuthenticationFailed",
+    )
+    .await;
+    let resp = s
+        .http
+        .get(format!("{bare}?expires=soon&signature=00"))
+        .send()
+        .await
+        .unwrap();
     assert_error(resp, 401, "AuthenticationFailed").await;
 
     // A store with another key does not accept these URLs.
-    let stranger = BlobStore::local(s.dir.path().join("other"), s.root.clone(), vec![7; 32], s._db.db.clone()).unwrap();
-    let resp = s.http.get(stranger.get_url(key, soon())).send().await.unwrap();
+    let stranger = BlobStore::local(
+        s.dir.path().join("other"),
+        s.root.clone(),
+        vec![7; 32],
+        s._db.db.clone(),
+    )
+    .unwrap();
+    let resp = s
+        .http
+        .get(stranger.get_url(key, soon()))
+        .send()
+        .await
+        .unwrap();
     assert_error(resp, 401, "AuthenticationFailed").await;
 
     // Nothing was overwritten.
@@ -189,38 +334,82 @@ async fn the_signed_content_type_is_enforced() {
     let s = server().await;
     let key = "t/x/0/public/data.json";
     let url = s.blobs.put_url(key, "application/json", soon());
-    let resp = s.http.put(&url).header("content-type", "text/plain").body("{}").send().await.unwrap();
+    let resp = s
+        .http
+        .put(&url)
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
     let body = assert_error(resp, 400, "InputError").await;
-    assert!(body["message"].as_str().unwrap().contains("application/json"), "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("application/json"),
+        "{body}"
+    );
     let resp = s.http.put(&url).body("{}").send().await.unwrap();
     assert_error(resp, 400, "InputError").await;
     // Changing the URL's contentType breaks the signature.
     let swapped = url.replace("contentType=application%2Fjson", "contentType=text%2Fplain");
     assert_ne!(swapped, url);
-    let resp = s.http.put(&swapped).header("content-type", "text/plain").body("{}").send().await.unwrap();
+    let resp = s
+        .http
+        .put(&swapped)
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
     assert_error(resp, 401, "AuthenticationFailed").await;
     assert_eq!(s.blobs.info(key).await.unwrap(), None);
 
-    let resp = s.http.put(&url).header("content-type", "application/json").body("{}").send().await.unwrap();
+    let resp = s
+        .http
+        .put(&url)
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
 }
 
 #[tokio::test]
 async fn missing_blobs_and_bad_names() {
     let s = server().await;
-    assert_error(s.get("t/x/0/public/never-uploaded").await, 404, "ResourceNotFound").await;
-    let resp = s.http.head(s.blobs.get_url("t/x/0/public/never-uploaded", soon())).send().await.unwrap();
+    assert_error(
+        s.get("t/x/0/public/never-uploaded").await,
+        404,
+        "ResourceNotFound",
+    )
+    .await;
+    let resp = s
+        .http
+        .head(s.blobs.get_url("t/x/0/public/never-uploaded", soon()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 404);
 
     for bad in ["a//b", "a/b/", "a\u{7}b"] {
         let resp = s.put(bad, "text/plain", "x").await;
         assert_error(resp, 400, "InputError").await;
     }
-    assert!(matches!(blobs::validate_key("../etc/passwd"), Err(BlobError::InvalidKey { .. })));
+    assert!(matches!(
+        blobs::validate_key("../etc/passwd"),
+        Err(BlobError::InvalidKey { .. })
+    ));
 
     // The object vanished behind the table's back: still a 404, not a 500.
     assert_eq!(s.put("t/x/0/gone", "text/plain", "x").await.status(), 200);
-    s.blobs.object_store().delete(&"t/x/0/gone".into()).await.unwrap();
+    s.blobs
+        .object_store()
+        .delete(&"t/x/0/gone".into())
+        .await
+        .unwrap();
     assert_error(s.get("t/x/0/gone").await, 404, "ResourceNotFound").await;
 }
 
@@ -230,25 +419,56 @@ async fn large_bodies_stream_through() {
 
     // 5 MB with a Content-Length.
     let data = pattern(5_000_000);
-    let resp = s.put("t/big/0/public/five.bin", "application/octet-stream", data.clone()).await;
+    let resp = s
+        .put(
+            "t/big/0/public/five.bin",
+            "application/octet-stream",
+            data.clone(),
+        )
+        .await;
     assert_eq!(resp.status(), 200);
-    let info = s.blobs.info("t/big/0/public/five.bin").await.unwrap().unwrap();
-    assert_eq!((info.size, info.sha256.as_str()), (5_000_000, sha256_hex(&data).as_str()));
-    let got = s.get("t/big/0/public/five.bin").await.bytes().await.unwrap();
+    let info = s
+        .blobs
+        .info("t/big/0/public/five.bin")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (info.size, info.sha256.as_str()),
+        (5_000_000, sha256_hex(&data).as_str())
+    );
+    let got = s
+        .get("t/big/0/public/five.bin")
+        .await
+        .bytes()
+        .await
+        .unwrap();
     assert!(got == data, "5 MB body differs");
 
     // 20 MiB chunked, with no Content-Length: goes through a multipart upload.
     let data = pattern(20 * 1024 * 1024 + 17);
-    let chunks: Vec<Result<Bytes, std::io::Error>> =
-        data.chunks(300_001).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+    let chunks: Vec<Result<Bytes, std::io::Error>> = data
+        .chunks(300_001)
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .collect();
     let body = reqwest::Body::wrap_stream(futures::stream::iter(chunks));
-    let resp = s.put("t/big/0/public/twenty.bin", "application/x-tar", body).await;
+    let resp = s
+        .put("t/big/0/public/twenty.bin", "application/x-tar", body)
+        .await;
     assert_eq!(resp.status(), 200);
-    let info = s.blobs.info("t/big/0/public/twenty.bin").await.unwrap().unwrap();
+    let info = s
+        .blobs
+        .info("t/big/0/public/twenty.bin")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(info.size, data.len() as i64);
     assert_eq!(info.sha256, sha256_hex(&data));
     let resp = s.get("t/big/0/public/twenty.bin").await;
-    assert_eq!(resp.headers()["content-length"], data.len().to_string().as_str());
+    assert_eq!(
+        resp.headers()["content-length"],
+        data.len().to_string().as_str()
+    );
     let got = resp.bytes().await.unwrap();
     assert!(got == data, "20 MiB body differs");
 }
@@ -257,11 +477,16 @@ async fn large_bodies_stream_through() {
 async fn reuploads_replace_and_encodings_are_served_back() {
     let s = server().await;
     let key = "t/r/0/public/logs/live_backing.log";
-    assert_eq!(s.put(key, "text/plain", "first version").await.status(), 200);
+    assert_eq!(
+        s.put(key, "text/plain", "first version").await.status(),
+        200
+    );
     let first = s.blobs.info(key).await.unwrap().unwrap();
 
     let url = s.blobs.put_url(key, "text/plain; charset=utf-8", soon());
-    let gz = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    let gz = vec![
+        0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
     let resp = s
         .http
         .put(url)
@@ -287,28 +512,58 @@ async fn reuploads_replace_and_encodings_are_served_back() {
 #[tokio::test]
 async fn size_limits_and_length_mismatches() {
     let s = server_with(|b| b.with_max_size(1000)).await;
-    let resp = s.put("t/l/0/big", "application/octet-stream", vec![1u8; 2000]).await;
+    let resp = s
+        .put("t/l/0/big", "application/octet-stream", vec![1u8; 2000])
+        .await;
     assert_error(resp, 413, "InputTooLarge").await;
-    let chunks: Vec<Result<Bytes, std::io::Error>> = (0..4).map(|_| Ok(Bytes::from(vec![2u8; 400]))).collect();
+    let chunks: Vec<Result<Bytes, std::io::Error>> =
+        (0..4).map(|_| Ok(Bytes::from(vec![2u8; 400]))).collect();
     let body = reqwest::Body::wrap_stream(futures::stream::iter(chunks));
     let resp = s.put("t/l/0/big", "application/octet-stream", body).await;
     assert_error(resp, 413, "InputTooLarge").await;
     assert_eq!(s.blobs.info("t/l/0/big").await.unwrap(), None);
-    assert_eq!(s.put("t/l/0/big", "application/octet-stream", vec![3u8; 1000]).await.status(), 200);
+    assert_eq!(
+        s.put("t/l/0/big", "application/octet-stream", vec![3u8; 1000])
+            .await
+            .status(),
+        200
+    );
 
     // A body shorter or longer than declared is refused and not recorded.
     let short = futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(b"12345"))]);
-    let err = s.blobs.put_stream("t/l/0/short", "text/plain", None, Some(10), short).await.unwrap_err();
-    assert!(matches!(err, BlobError::LengthMismatch { declared: 10, received: 5 }), "{err}");
-    let long = futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(b"1234567890ab"))]);
-    let err = s.blobs.put_stream("t/l/0/short", "text/plain", None, Some(10), long).await.unwrap_err();
+    let err = s
+        .blobs
+        .put_stream("t/l/0/short", "text/plain", None, Some(10), short)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            BlobError::LengthMismatch {
+                declared: 10,
+                received: 5
+            }
+        ),
+        "{err}"
+    );
+    let long =
+        futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(b"1234567890ab"))]);
+    let err = s
+        .blobs
+        .put_stream("t/l/0/short", "text/plain", None, Some(10), long)
+        .await
+        .unwrap_err();
     assert!(matches!(err, BlobError::LengthMismatch { .. }), "{err}");
     assert_eq!(s.blobs.info("t/l/0/short").await.unwrap(), None);
     let broken = futures::stream::iter([
         Ok(Bytes::from_static(b"12345")),
         Err(std::io::Error::other("client went away")),
     ]);
-    let err = s.blobs.put_stream("t/l/0/short", "text/plain", None, None, broken).await.unwrap_err();
+    let err = s
+        .blobs
+        .put_stream("t/l/0/short", "text/plain", None, None, broken)
+        .await
+        .unwrap_err();
     assert!(matches!(err, BlobError::Body(_)), "{err}");
     assert_eq!(s.blobs.info("t/l/0/short").await.unwrap(), None);
 
@@ -316,7 +571,9 @@ async fn size_limits_and_length_mismatches() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let url = s.blobs.put_url("t/l/0/wire", "text/plain", soon());
     let path = url.strip_prefix(&s.root).unwrap();
-    let mut conn = tokio::net::TcpStream::connect(s.root.strip_prefix("http://").unwrap()).await.unwrap();
+    let mut conn = tokio::net::TcpStream::connect(s.root.strip_prefix("http://").unwrap())
+        .await
+        .unwrap();
     let request = format!(
         "PUT {path} HTTP/1.1\r\nhost: localhost\r\ncontent-type: text/plain\r\ncontent-length: 10\r\n\r\n12345"
     );
@@ -331,9 +588,18 @@ async fn size_limits_and_length_mismatches() {
 #[tokio::test]
 async fn deleting_blobs_and_prefixes() {
     let s = server().await;
-    let keys = ["t/A/0/public/a.txt", "t/A/0/public/logs/live.log", "t/A/1/b.txt", "t/AB/0/c.txt", "t/B/0/d.txt"];
+    let keys = [
+        "t/A/0/public/a.txt",
+        "t/A/0/public/logs/live.log",
+        "t/A/1/b.txt",
+        "t/AB/0/c.txt",
+        "t/B/0/d.txt",
+    ];
     for key in keys {
-        assert_eq!(s.put(key, "text/plain", key.to_string()).await.status(), 200);
+        assert_eq!(
+            s.put(key, "text/plain", key.to_string()).await.status(),
+            200
+        );
     }
     assert_eq!(s.blobs.delete_prefix("t/A/").await.unwrap(), 3);
     for key in &keys[..3] {
@@ -362,13 +628,30 @@ async fn deleting_blobs_and_prefixes() {
 #[tokio::test]
 async fn names_that_clash_as_files_and_directories_conflict() {
     let s = server().await;
-    assert_eq!(s.put("t/c/0/public/build", "text/plain", "file").await.status(), 200);
-    let resp = s.put("t/c/0/public/build/inner.txt", "text/plain", "below a file").await;
+    assert_eq!(
+        s.put("t/c/0/public/build", "text/plain", "file")
+            .await
+            .status(),
+        200
+    );
+    let resp = s
+        .put("t/c/0/public/build/inner.txt", "text/plain", "below a file")
+        .await;
     assert_error(resp, 409, "RequestConflict").await;
-    assert_eq!(s.put("t/c/0/public/dir/inner.txt", "text/plain", "x").await.status(), 200);
-    let resp = s.put("t/c/0/public/dir", "text/plain", "over a directory").await;
+    assert_eq!(
+        s.put("t/c/0/public/dir/inner.txt", "text/plain", "x")
+            .await
+            .status(),
+        200
+    );
+    let resp = s
+        .put("t/c/0/public/dir", "text/plain", "over a directory")
+        .await;
     assert_error(resp, 409, "RequestConflict").await;
-    assert_eq!(s.get("t/c/0/public/build").await.text().await.unwrap(), "file");
+    assert_eq!(
+        s.get("t/c/0/public/build").await.text().await.unwrap(),
+        "file"
+    );
 }
 
 #[tokio::test]
@@ -386,7 +669,12 @@ async fn stores_are_configured_from_their_arguments() {
     )
     .expect("S3-compatible store over http");
     let url = s3.get_url("t/x/0/public/a.txt", soon());
-    assert!(url.starts_with("https://relyard.example.com/api/queue/v1/blobs/t/x/0/public/a.txt?expires="), "{url}");
+    assert!(
+        url.starts_with(
+            "https://relyard.example.com/api/queue/v1/blobs/t/x/0/public/a.txt?expires="
+        ),
+        "{url}"
+    );
     assert!(BlobStore::s3(
         "artifacts".into(),
         None,
@@ -400,9 +688,19 @@ async fn stores_are_configured_from_their_arguments() {
     .is_ok());
 
     let dir = tempfile::tempdir().unwrap();
-    let short_key = BlobStore::local(dir.path().join("b"), "http://x".into(), b"short".to_vec(), db.db.clone());
+    let short_key = BlobStore::local(
+        dir.path().join("b"),
+        "http://x".into(),
+        b"short".to_vec(),
+        db.db.clone(),
+    );
     assert!(matches!(short_key, Err(BlobError::Config(_))));
-    let bad_root = BlobStore::local(dir.path().join("b"), "relyard.example.com".into(), KEY.to_vec(), db.db.clone());
+    let bad_root = BlobStore::local(
+        dir.path().join("b"),
+        "relyard.example.com".into(),
+        KEY.to_vec(),
+        db.db.clone(),
+    );
     assert!(matches!(bad_root, Err(BlobError::Config(_))));
     let in_memory = BlobStore::new(
         Arc::new(object_store::memory::InMemory::new()),

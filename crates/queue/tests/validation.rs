@@ -12,9 +12,18 @@ async fn invalid_definitions_are_refused_by_field() {
     let now = Timestamp::now();
     let cases = vec![
         (json!({"unknownField": 1}), "unknownField"),
-        (json!({"created": now.plus_secs(-16 * 60).to_string()}), "created"),
-        (json!({"deadline": now.plus_days(5).plus_secs(16 * 60).to_string()}), "deadline"),
-        (json!({"deadline": now.plus_secs(-60).to_string(), "created": now.plus_secs(-120).to_string()}), "deadline"),
+        (
+            json!({"created": now.plus_secs(-16 * 60).to_string()}),
+            "created",
+        ),
+        (
+            json!({"deadline": now.plus_days(5).plus_secs(16 * 60).to_string()}),
+            "deadline",
+        ),
+        (
+            json!({"deadline": now.plus_secs(-60).to_string(), "created": now.plus_secs(-120).to_string()}),
+            "deadline",
+        ),
         (json!({"expires": now.plus_secs(60).to_string()}), "expires"),
         (json!({"retries": 99}), "retries"),
         (json!({"taskGroupId": "not-a-slug"}), "taskGroupId"),
@@ -27,8 +36,16 @@ async fn invalid_definitions_are_refused_by_field() {
     ];
     let before = h.row_counts().await;
     for (patch, field) in cases {
-        let err = h.create(&slug(), with(body(), patch)).await.expect_err(field);
-        assert_eq!(err.status(), http::StatusCode::BAD_REQUEST, "{field}: {}", err.message);
+        let err = h
+            .create(&slug(), with(body(), patch))
+            .await
+            .expect_err(field);
+        assert_eq!(
+            err.status(),
+            http::StatusCode::BAD_REQUEST,
+            "{field}: {}",
+            err.message
+        );
         assert!(err.message.contains(field), "{field}: {}", err.message);
     }
     let mut no_payload = body();
@@ -39,5 +56,9 @@ async fn invalid_definitions_are_refused_by_field() {
     assert_eq!(err.status(), http::StatusCode::BAD_REQUEST);
     let err = h.create("not-a-slugid", body()).await.unwrap_err();
     assert_eq!(err.status(), http::StatusCode::BAD_REQUEST);
-    assert_eq!(h.row_counts().await, before, "refused requests write nothing");
+    assert_eq!(
+        h.row_counts().await,
+        before,
+        "refused requests write nothing"
+    );
 }

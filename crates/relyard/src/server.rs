@@ -109,13 +109,19 @@ impl Server {
         ));
 
         let blobs = Arc::new(
-            BlobStore::local(config.data_dir.join("artifacts"), root_url.clone(), blob_signing_key(&config), db.clone())
-                .map_err(|e| ServerError::Config(format!("artifact storage: {e}")))?,
+            BlobStore::local(
+                config.data_dir.join("artifacts"),
+                root_url.clone(),
+                blob_signing_key(&config),
+                db.clone(),
+            )
+            .map_err(|e| ServerError::Config(format!("artifact storage: {e}")))?,
         );
         let queue = Queue::new(
             db.clone(),
             Arc::clone(&bus),
             Arc::clone(&auth),
+            Arc::clone(&blobs),
             QueueConfig {
                 root_url: root_url.clone(),
                 claim_timeout_secs: config.claim_timeout_secs,
@@ -124,10 +130,16 @@ impl Server {
             },
             shutdown.clone(),
         );
-        tokio::spawn(relyard_queue::run_background(Arc::clone(&queue), shutdown.clone()));
+        tokio::spawn(relyard_queue::run_background(
+            Arc::clone(&queue),
+            shutdown.clone(),
+        ));
 
         let services = Router::new()
-            .nest("/api/queue/v1", relyard_queue::router(queue).merge(relyard_queue::blobs::router(blobs)))
+            .nest(
+                "/api/queue/v1",
+                relyard_queue::router(queue).merge(relyard_queue::blobs::router(blobs)),
+            )
             .nest("/api/auth/v1", relyard_auth::router(Arc::clone(&auth)))
             .nest("/api/secrets/v1", relyard_secrets::router(secrets))
             .layer(from_fn_with_state(
@@ -218,5 +230,6 @@ async fn purge_expired_secrets(
 /// deployment accepts the URLs the others hand out.
 fn blob_signing_key(config: &ServerConfig) -> Vec<u8> {
     use sha2::{Digest, Sha256};
-    Sha256::digest(format!("relyard artifact urls\n{}", config.root_access_token).as_bytes()).to_vec()
+    Sha256::digest(format!("relyard artifact urls\n{}", config.root_access_token).as_bytes())
+        .to_vec()
 }

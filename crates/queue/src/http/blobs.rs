@@ -21,7 +21,9 @@ use crate::blobs::{validate_key, Access, BlobError, BlobInfo, BlobStore};
 
 /// The blob routes, relative to `/api/queue/v1`.
 pub fn router(blobs: Arc<BlobStore>) -> Router {
-    Router::new().route("/blobs/{*key}", put(put_blob).get(get_blob)).with_state(blobs)
+    Router::new()
+        .route("/blobs/{*key}", put(put_blob).get(get_blob))
+        .with_state(blobs)
 }
 
 #[derive(Debug, Deserialize)]
@@ -33,7 +35,8 @@ struct Signed {
 }
 
 fn key_of(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
-    let Path(key) = path.map_err(|e| ApiError::input(format!("invalid blob name: {}", e.body_text())))?;
+    let Path(key) =
+        path.map_err(|e| ApiError::input(format!("invalid blob name: {}", e.body_text())))?;
     validate_key(&key)?;
     Ok(key)
 }
@@ -46,13 +49,19 @@ fn check_signature(
     query: Result<Query<Signed>, QueryRejection>,
 ) -> Result<String, ApiError> {
     let Query(signed) = query.map_err(|_| BlobError::BadSignature("malformed query string"))?;
-    let expires = signed.expires.ok_or(BlobError::BadSignature("the URL has no expires parameter"))?;
-    let expires: i64 = expires.parse().map_err(|_| BlobError::BadSignature("expires is not a number"))?;
-    let signature = signed.signature.ok_or(BlobError::BadSignature("the URL has no signature parameter"))?;
+    let expires = signed
+        .expires
+        .ok_or(BlobError::BadSignature("the URL has no expires parameter"))?;
+    let expires: i64 = expires
+        .parse()
+        .map_err(|_| BlobError::BadSignature("expires is not a number"))?;
+    let signature = signed.signature.ok_or(BlobError::BadSignature(
+        "the URL has no signature parameter",
+    ))?;
     let content_type = match access {
-        Access::Put => {
-            signed.content_type.ok_or(BlobError::BadSignature("the URL has no contentType parameter"))?
-        }
+        Access::Put => signed.content_type.ok_or(BlobError::BadSignature(
+            "the URL has no contentType parameter",
+        ))?,
         Access::Get => String::new(),
     };
     blobs.verify(access, key, expires, &content_type, &signature)?;
@@ -81,7 +90,11 @@ async fn put_blob(
 
     let got = header_str(&headers, CONTENT_TYPE)?.unwrap_or("").trim();
     if got != content_type {
-        return Err(BlobError::ContentTypeMismatch { signed: content_type, got: got.to_string() }.into());
+        return Err(BlobError::ContentTypeMismatch {
+            signed: content_type,
+            got: got.to_string(),
+        }
+        .into());
     }
     let declared_len = match header_str(&headers, CONTENT_LENGTH)? {
         None => None,
@@ -95,7 +108,13 @@ async fn put_blob(
     let content_encoding = header_str(&headers, CONTENT_ENCODING)?;
 
     let info = blobs
-        .put_stream(&key, &content_type, content_encoding, declared_len, body.into_data_stream())
+        .put_stream(
+            &key,
+            &content_type,
+            content_encoding,
+            declared_len,
+            body.into_data_stream(),
+        )
         .await?;
     tracing::debug!(key, size = info.size, sha256 = %info.sha256, "blob uploaded");
     let mut resp = StatusCode::OK.into_response();
@@ -127,7 +146,11 @@ async fn get_blob(
             .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream")),
     );
     headers.insert(CONTENT_LENGTH, HeaderValue::from(size));
-    if let Some(encoding) = info.content_encoding.as_deref().and_then(|e| HeaderValue::from_str(e).ok()) {
+    if let Some(encoding) = info
+        .content_encoding
+        .as_deref()
+        .and_then(|e| HeaderValue::from_str(e).ok())
+    {
         headers.insert(CONTENT_ENCODING, encoding);
     }
     // The URL is signed and short-lived: let the client cache it, but no shared cache.

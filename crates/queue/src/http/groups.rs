@@ -6,9 +6,9 @@ use axum::extract::{Path, Query, State};
 use axum::Json;
 use relyard_auth::scopes::ScopeExpr;
 use relyard_auth::Caller;
+use relyard_core::error::ApiResult;
 use relyard_core::ids::is_slugid;
 use relyard_core::paging::PageQuery;
-use relyard_core::error::ApiResult;
 use relyard_core::ApiError;
 use serde_json::{json, Value};
 
@@ -18,11 +18,17 @@ fn check(group: &str) -> ApiResult<()> {
     if is_slugid(group) {
         Ok(())
     } else {
-        Err(ApiError::invalid_arguments(format!("taskGroupId `{group}` is not a valid slugid")))
+        Err(ApiError::invalid_arguments(format!(
+            "taskGroupId `{group}` is not a valid slugid"
+        )))
     }
 }
 
-pub async fn get_task_group(State(q): State<Arc<Queue>>, caller: Caller, Path(group): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn get_task_group(
+    State(q): State<Arc<Queue>>,
+    caller: Caller,
+    Path(group): Path<String>,
+) -> ApiResult<Json<Value>> {
     check(&group)?;
     caller.require(&ScopeExpr::scope(format!("queue:list-task-group:{group}")))?;
     Ok(Json(json!(q.task_group(&group).await?)))
@@ -40,14 +46,22 @@ pub async fn list_task_group(
     Ok(Json(q.list_task_group(&group, token, limit).await?))
 }
 
-pub async fn seal_task_group(State(q): State<Arc<Queue>>, caller: Caller, Path(group): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn seal_task_group(
+    State(q): State<Arc<Queue>>,
+    caller: Caller,
+    Path(group): Path<String>,
+) -> ApiResult<Json<Value>> {
     check(&group)?;
     let info = q.task_group(&group).await?;
     caller.require(&Queue::group_scopes("seal", &info))?;
     Ok(Json(json!(q.seal_task_group(&group).await?)))
 }
 
-pub async fn cancel_task_group(State(q): State<Arc<Queue>>, caller: Caller, Path(group): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn cancel_task_group(
+    State(q): State<Arc<Queue>>,
+    caller: Caller,
+    Path(group): Path<String>,
+) -> ApiResult<Json<Value>> {
     check(&group)?;
     let info = q.task_group(&group).await?;
     caller.require(&Queue::group_scopes("cancel", &info))?;

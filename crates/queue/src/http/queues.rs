@@ -6,9 +6,9 @@ use axum::extract::{Path, Query, State};
 use axum::Json;
 use relyard_auth::scopes::ScopeExpr;
 use relyard_auth::Caller;
+use relyard_core::error::ApiResult;
 use relyard_core::ids::is_task_queue_id;
 use relyard_core::paging::PageQuery;
-use relyard_core::error::ApiResult;
 use relyard_core::ApiError;
 use serde_json::{json, Value};
 
@@ -19,18 +19,30 @@ fn queue_id(provisioner_id: &str, worker_type: &str) -> ApiResult<String> {
     if is_task_queue_id(&q) {
         Ok(q)
     } else {
-        Err(ApiError::invalid_arguments(format!("`{q}` is not a valid taskQueueId")))
+        Err(ApiError::invalid_arguments(format!(
+            "`{q}` is not a valid taskQueueId"
+        )))
     }
 }
 
-pub async fn pending_tasks(State(q): State<Arc<Queue>>, caller: Caller, Path((p, w)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+pub async fn pending_tasks(
+    State(q): State<Arc<Queue>>,
+    caller: Caller,
+    Path((p, w)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
     let tq = queue_id(&p, &w)?;
     caller.require(&ScopeExpr::scope(format!("queue:pending-count:{tq}")))?;
     let n = q.pending_count(&tq).await?;
-    Ok(Json(json!({ "provisionerId": p, "workerType": w, "taskQueueId": tq, "pendingTasks": n })))
+    Ok(Json(
+        json!({ "provisionerId": p, "workerType": w, "taskQueueId": tq, "pendingTasks": n }),
+    ))
 }
 
-pub async fn task_queue_counts(State(q): State<Arc<Queue>>, caller: Caller, Path((p, w)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+pub async fn task_queue_counts(
+    State(q): State<Arc<Queue>>,
+    caller: Caller,
+    Path((p, w)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
     let tq = queue_id(&p, &w)?;
     caller.require(&ScopeExpr::all_of([
         ScopeExpr::scope(format!("queue:pending-count:{tq}")),

@@ -13,7 +13,11 @@ const PREFIXES: [&str; 3] = ["/claim-work/", "/pending/", "/task-queues/"];
 
 /// Wraps the queue's routes so that an encoded taskQueueId reaches them as two segments.
 pub fn accept_encoded(routes: Router) -> Router {
-    Router::new().fallback_service(ServiceBuilder::new().map_request(decode_task_queue_id).service(routes))
+    Router::new().fallback_service(
+        ServiceBuilder::new()
+            .map_request(decode_task_queue_id)
+            .service(routes),
+    )
 }
 
 fn decode_task_queue_id(mut req: Request) -> Request {
@@ -30,7 +34,12 @@ fn rewritten(uri: &Uri) -> Option<Uri> {
     let segment_end = rest.find('/').unwrap_or(rest.len());
     let segment = &rest[..segment_end];
     let at = segment.to_ascii_lowercase().find("%2f")?;
-    let new_path = format!("{prefix}{}/{}{}", &segment[..at], &segment[at + 3..], &rest[segment_end..]);
+    let new_path = format!(
+        "{prefix}{}/{}{}",
+        &segment[..at],
+        &segment[at + 3..],
+        &rest[segment_end..]
+    );
     let new = match uri.query() {
         Some(q) => format!("{new_path}?{q}"),
         None => new_path,
@@ -48,9 +57,18 @@ mod tests {
 
     #[test]
     fn decodes_only_the_task_queue_segment() {
-        assert_eq!(rw("/claim-work/proj%2Fci").as_deref(), Some("/claim-work/proj/ci"));
-        assert_eq!(rw("/task-queues/proj%2fci/counts").as_deref(), Some("/task-queues/proj/ci/counts"));
-        assert_eq!(rw("/task-queues/p%2Fw/pending?limit=2").as_deref(), Some("/task-queues/p/w/pending?limit=2"));
+        assert_eq!(
+            rw("/claim-work/proj%2Fci").as_deref(),
+            Some("/claim-work/proj/ci")
+        );
+        assert_eq!(
+            rw("/task-queues/proj%2fci/counts").as_deref(),
+            Some("/task-queues/proj/ci/counts")
+        );
+        assert_eq!(
+            rw("/task-queues/p%2Fw/pending?limit=2").as_deref(),
+            Some("/task-queues/p/w/pending?limit=2")
+        );
         assert_eq!(rw("/claim-work/proj/ci"), None);
         assert_eq!(rw("/task/abc/artifacts/public%2Fx"), None);
     }

@@ -7,8 +7,8 @@ use axum::Json;
 use bytes::Bytes;
 use relyard_auth::scopes::ScopeExpr;
 use relyard_auth::Caller;
-use relyard_core::paging::PageQuery;
 use relyard_core::error::ApiResult;
+use relyard_core::paging::PageQuery;
 use relyard_core::ApiError;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -17,7 +17,12 @@ use crate::service::TaskAction;
 use crate::validate::{self, parse_body};
 use crate::Queue;
 
-pub async fn create_task(State(q): State<Arc<Queue>>, caller: Caller, Path(task_id): Path<String>, body: Bytes) -> ApiResult<Json<Value>> {
+pub async fn create_task(
+    State(q): State<Arc<Queue>>,
+    caller: Caller,
+    Path(task_id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
     validate::task_id(&task_id)?;
     let def = q.task_definition(&task_id, &body)?;
     caller.require(&Queue::create_task_scopes(&def))?;
@@ -25,19 +30,32 @@ pub async fn create_task(State(q): State<Arc<Queue>>, caller: Caller, Path(task_
     Ok(Json(json!({ "status": status })))
 }
 
-pub async fn task(State(q): State<Arc<Queue>>, caller: Caller, Path(task_id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn task(
+    State(q): State<Arc<Queue>>,
+    caller: Caller,
+    Path(task_id): Path<String>,
+) -> ApiResult<Json<Value>> {
     validate::task_id(&task_id)?;
     caller.require(&ScopeExpr::scope(format!("queue:get-task:{task_id}")))?;
     Ok(Json(json!(q.task(&task_id).await?)))
 }
 
-pub async fn status(State(q): State<Arc<Queue>>, caller: Caller, Path(task_id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn status(
+    State(q): State<Arc<Queue>>,
+    caller: Caller,
+    Path(task_id): Path<String>,
+) -> ApiResult<Json<Value>> {
     validate::task_id(&task_id)?;
     caller.require(&ScopeExpr::scope(format!("queue:status:{task_id}")))?;
     Ok(Json(json!({ "status": q.status(&task_id).await? })))
 }
 
-async fn act(q: &Queue, caller: &Caller, task_id: &str, action: TaskAction) -> ApiResult<Json<Value>> {
+async fn act(
+    q: &Queue,
+    caller: &Caller,
+    task_id: &str,
+    action: TaskAction,
+) -> ApiResult<Json<Value>> {
     validate::task_id(task_id)?;
     let current = q.status(task_id).await?;
     caller.require(&Queue::task_action_scopes(action, &current))?;
@@ -49,15 +67,27 @@ async fn act(q: &Queue, caller: &Caller, task_id: &str, action: TaskAction) -> A
     Ok(Json(json!({ "status": status })))
 }
 
-pub async fn schedule_task(State(q): State<Arc<Queue>>, caller: Caller, Path(task_id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn schedule_task(
+    State(q): State<Arc<Queue>>,
+    caller: Caller,
+    Path(task_id): Path<String>,
+) -> ApiResult<Json<Value>> {
     act(&q, &caller, &task_id, TaskAction::Schedule).await
 }
 
-pub async fn rerun_task(State(q): State<Arc<Queue>>, caller: Caller, Path(task_id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn rerun_task(
+    State(q): State<Arc<Queue>>,
+    caller: Caller,
+    Path(task_id): Path<String>,
+) -> ApiResult<Json<Value>> {
     act(&q, &caller, &task_id, TaskAction::Rerun).await
 }
 
-pub async fn cancel_task(State(q): State<Arc<Queue>>, caller: Caller, Path(task_id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn cancel_task(
+    State(q): State<Arc<Queue>>,
+    caller: Caller,
+    Path(task_id): Path<String>,
+) -> ApiResult<Json<Value>> {
     act(&q, &caller, &task_id, TaskAction::Cancel).await
 }
 
@@ -68,7 +98,9 @@ pub async fn list_dependent_tasks(
     Query(page): Query<PageQuery>,
 ) -> ApiResult<Json<Value>> {
     validate::task_id(&task_id)?;
-    caller.require(&ScopeExpr::scope(format!("queue:list-dependent-tasks:{task_id}")))?;
+    caller.require(&ScopeExpr::scope(format!(
+        "queue:list-dependent-tasks:{task_id}"
+    )))?;
     let (token, limit) = super::page(&page)?;
     Ok(Json(q.list_dependent_tasks(&task_id, token, limit).await?))
 }
@@ -86,7 +118,9 @@ const MAX_BATCH: usize = 1000;
 fn batch_ids(body: &[u8]) -> ApiResult<Vec<String>> {
     let req: TasksRequest = parse_body(body)?;
     if req.task_ids.len() > MAX_BATCH {
-        return Err(ApiError::input(format!("`taskIds` has more than {MAX_BATCH} entries")));
+        return Err(ApiError::input(format!(
+            "`taskIds` has more than {MAX_BATCH} entries"
+        )));
     }
     for id in &req.task_ids {
         validate::task_id(id)?;
@@ -94,18 +128,38 @@ fn batch_ids(body: &[u8]) -> ApiResult<Vec<String>> {
     Ok(req.task_ids)
 }
 
-pub async fn tasks(State(q): State<Arc<Queue>>, caller: Caller, body: Bytes) -> ApiResult<Json<Value>> {
+pub async fn tasks(
+    State(q): State<Arc<Queue>>,
+    caller: Caller,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
     let ids = batch_ids(&body)?;
-    caller.require(&ScopeExpr::all_of(ids.iter().map(|i| ScopeExpr::scope(format!("queue:get-task:{i}")))))?;
+    caller.require(&ScopeExpr::all_of(
+        ids.iter()
+            .map(|i| ScopeExpr::scope(format!("queue:get-task:{i}"))),
+    ))?;
     let found = q.tasks_and_statuses(&ids).await?;
-    let items: Vec<Value> = found.into_iter().map(|(d, s)| json!({"taskId": s.task_id, "task": d})).collect();
+    let items: Vec<Value> = found
+        .into_iter()
+        .map(|(d, s)| json!({"taskId": s.task_id, "task": d}))
+        .collect();
     Ok(Json(json!({ "tasks": items })))
 }
 
-pub async fn statuses(State(q): State<Arc<Queue>>, caller: Caller, body: Bytes) -> ApiResult<Json<Value>> {
+pub async fn statuses(
+    State(q): State<Arc<Queue>>,
+    caller: Caller,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
     let ids = batch_ids(&body)?;
-    caller.require(&ScopeExpr::all_of(ids.iter().map(|i| ScopeExpr::scope(format!("queue:status:{i}")))))?;
+    caller.require(&ScopeExpr::all_of(
+        ids.iter()
+            .map(|i| ScopeExpr::scope(format!("queue:status:{i}"))),
+    ))?;
     let found = q.tasks_and_statuses(&ids).await?;
-    let items: Vec<Value> = found.into_iter().map(|(_, s)| json!({"taskId": s.task_id, "status": s})).collect();
+    let items: Vec<Value> = found
+        .into_iter()
+        .map(|(_, s)| json!({"taskId": s.task_id, "status": s}))
+        .collect();
     Ok(Json(json!({ "statuses": items })))
 }

@@ -44,7 +44,11 @@ pub struct ReclaimResponse {
 
 impl Queue {
     /// `AllOf[queue:claim-work:<taskQueueId>, queue:worker-id:<workerGroup>/<workerId>]`
-    pub fn claim_work_scopes(task_queue_id: &str, worker_group: &str, worker_id: &str) -> ScopeExpr {
+    pub fn claim_work_scopes(
+        task_queue_id: &str,
+        worker_group: &str,
+        worker_id: &str,
+    ) -> ScopeExpr {
         ScopeExpr::all_of([
             ScopeExpr::scope(format!("queue:claim-work:{task_queue_id}")),
             ScopeExpr::scope(format!("queue:worker-id:{worker_group}/{worker_id}")),
@@ -53,7 +57,13 @@ impl Queue {
 
     /// Claims up to `count` pending tasks of a queue, waiting up to `claim_wait` for one to appear.
     /// Answers as soon as something was claimed; an empty list after the wait or at shutdown.
-    pub async fn claim_work(&self, task_queue_id: &str, worker_group: &str, worker_id: &str, count: usize) -> ApiResult<Vec<ClaimItem>> {
+    pub async fn claim_work(
+        &self,
+        task_queue_id: &str,
+        worker_group: &str,
+        worker_id: &str,
+        count: usize,
+    ) -> ApiResult<Vec<ClaimItem>> {
         let count = count.clamp(1, MAX_CLAIM);
         let give_up = Instant::now() + self.config.claim_wait;
         let notify = self.waiters.get(task_queue_id);
@@ -65,7 +75,9 @@ impl Queue {
             if self.shutdown.is_cancelled() {
                 return Ok(Vec::new());
             }
-            let claimed = self.try_claim(task_queue_id, worker_group, worker_id, count).await?;
+            let claimed = self
+                .try_claim(task_queue_id, worker_group, worker_id, count)
+                .await?;
             if !claimed.is_empty() {
                 return Ok(claimed);
             }
@@ -83,7 +95,13 @@ impl Queue {
     }
 
     /// One attempt: takes the head of the queue in one transaction.
-    pub async fn try_claim(&self, task_queue_id: &str, worker_group: &str, worker_id: &str, count: usize) -> ApiResult<Vec<ClaimItem>> {
+    pub async fn try_claim(
+        &self,
+        task_queue_id: &str,
+        worker_group: &str,
+        worker_id: &str,
+        count: usize,
+    ) -> ApiResult<Vec<ClaimItem>> {
         let now = Timestamp::now();
         let taken_until = now.plus_secs(self.config.claim_timeout_secs);
         let mut w = self.begin().await?;
@@ -99,10 +117,18 @@ impl Queue {
         let mut done: Vec<String> = Vec::new();
         let mut claimed: Vec<(TaskRow, TaskDef, u32)> = Vec::new();
         for (mut task, def) in locked {
-            let run_id = head.iter().find(|(id, _)| *id == task.task_id).map(|(_, r)| *r).unwrap_or(u32::MAX);
+            let run_id = head
+                .iter()
+                .find(|(id, _)| *id == task.task_id)
+                .map(|(_, r)| *r)
+                .unwrap_or(u32::MAX);
             done.push(task.task_id.clone());
             let is_current = task.runs.len() as u32 == run_id + 1;
-            let Some(run) = task.runs.last_mut().filter(|r| is_current && r.state == RunState::Pending) else {
+            let Some(run) = task
+                .runs
+                .last_mut()
+                .filter(|r| is_current && r.state == RunState::Pending)
+            else {
                 continue; // stale entry: drop it
             };
             if task.deadline <= now {
@@ -114,7 +140,8 @@ impl Queue {
             run.taken_until = Some(taken_until);
             run.started = Some(now);
             tasks::save(&mut w.tx, &task).await?;
-            w.task_event(TaskExchange::Running, &task, Some(run_id)).await?;
+            w.task_event(TaskExchange::Running, &task, Some(run_id))
+                .await?;
             claimed.push((task, def, run_id));
         }
         claim_rows::remove_pending_many(&mut w.tx, &done).await?;
@@ -137,7 +164,14 @@ impl Queue {
         claimed
             .into_iter()
             .map(|(task, def, run_id)| {
-                let credentials = self.auth.task_credentials(&task.task_id, run_id, worker_group, worker_id, taken_until, &task.scopes)?;
+                let credentials = self.auth.task_credentials(
+                    &task.task_id,
+                    run_id,
+                    worker_group,
+                    worker_id,
+                    taken_until,
+                    &task.scopes,
+                )?;
                 Ok(ClaimItem {
                     status: task.status(),
                     run_id,
@@ -161,7 +195,9 @@ impl Queue {
         let now = Timestamp::now();
         let taken_until = now.plus_secs(self.config.claim_timeout_secs);
         let mut w = self.begin().await?;
-        let mut task = tasks::get(&mut *w.tx, task_id, w.lock).await?.ok_or_else(|| no_task(task_id))?;
+        let mut task = tasks::get(&mut *w.tx, task_id, w.lock)
+            .await?
+            .ok_or_else(|| no_task(task_id))?;
         if task.runs.get(run_id as usize).is_none() {
             return Err(no_run(task_id, run_id));
         }
@@ -181,7 +217,21 @@ impl Queue {
         tasks::save(&mut w.tx, &task).await?;
         claim_rows::set_taken_until(&mut w.tx, task_id, taken_until).await?;
         self.commit(w).await?;
-        let credentials = self.auth.task_credentials(task_id, run_id, &worker_group, &worker_id, taken_until, &task.scopes)?;
-        Ok(ReclaimResponse { status: task.status(), run_id, worker_group, worker_id, taken_until, credentials })
+        let credentials = self.auth.task_credentials(
+            task_id,
+            run_id,
+            &worker_group,
+            &worker_id,
+            taken_until,
+            &task.scopes,
+        )?;
+        Ok(ReclaimResponse {
+            status: task.status(),
+            run_id,
+            worker_group,
+            worker_id,
+            taken_until,
+            credentials,
+        })
     }
 }

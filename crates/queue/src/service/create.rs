@@ -21,13 +21,32 @@ impl Queue {
 
     /// The scopes createTask requires for `def`.
     pub fn create_task_scopes(def: &TaskDef) -> ScopeExpr {
-        let mut all: Vec<ScopeExpr> = def.scopes.iter().map(|s| ScopeExpr::scope(s.as_str())).collect();
-        all.extend(def.routes.iter().map(|r| ScopeExpr::scope(format!("queue:route:{r}"))));
-        all.push(ScopeExpr::scope(format!("queue:create-task:project:{}", def.project_id)));
-        all.push(ScopeExpr::scope(format!("queue:scheduler-id:{}", def.scheduler_id)));
-        all.push(ScopeExpr::any_of(priorities_at_least(&def.priority).iter().map(|p| {
-            ScopeExpr::scope(format!("queue:create-task:{p}:{}/{}", def.provisioner_id, def.worker_type))
-        })));
+        let mut all: Vec<ScopeExpr> = def
+            .scopes
+            .iter()
+            .map(|s| ScopeExpr::scope(s.as_str()))
+            .collect();
+        all.extend(
+            def.routes
+                .iter()
+                .map(|r| ScopeExpr::scope(format!("queue:route:{r}"))),
+        );
+        all.push(ScopeExpr::scope(format!(
+            "queue:create-task:project:{}",
+            def.project_id
+        )));
+        all.push(ScopeExpr::scope(format!(
+            "queue:scheduler-id:{}",
+            def.scheduler_id
+        )));
+        all.push(ScopeExpr::any_of(
+            priorities_at_least(&def.priority).iter().map(|p| {
+                ScopeExpr::scope(format!(
+                    "queue:create-task:{p}:{}/{}",
+                    def.provisioner_id, def.worker_type
+                ))
+            }),
+        ));
         ScopeExpr::all_of(all)
     }
 
@@ -46,11 +65,19 @@ impl Queue {
                     "taskId `{task_id}` already used by another task.\nThis could be the result of faulty idempotency!"
                 )));
             }
-            let row = tasks::get(self.db.reader(), task_id, "").await?.ok_or_else(|| super::no_task(task_id))?;
+            let row = tasks::get(self.db.reader(), task_id, "")
+                .await?
+                .ok_or_else(|| super::no_task(task_id))?;
             return Ok(row.status());
         }
 
-        let group = groups::add_task(&mut w.tx, &def.task_group_id, &def.scheduler_id, def.expires).await?;
+        let group = groups::add_task(
+            &mut w.tx,
+            &def.task_group_id,
+            &def.scheduler_id,
+            def.expires,
+        )
+        .await?;
         if group.scheduler_id != def.scheduler_id {
             return Err(ApiError::conflict(format!(
                 "Task group `{}` contains tasks with a schedulerId other than `{}`. All tasks in the same \
@@ -66,7 +93,10 @@ impl Queue {
         }
 
         // Which dependencies exist, and which already resolved in a way `requires` accepts.
-        let states: HashMap<String, String> = tasks::states(&mut w.tx, &def.dependencies).await?.into_iter().collect();
+        let states: HashMap<String, String> = tasks::states(&mut w.tx, &def.dependencies)
+            .await?
+            .into_iter()
+            .collect();
         let missing: Vec<&str> = def
             .dependencies
             .iter()
@@ -115,7 +145,9 @@ impl Queue {
         if let Err(e) = tasks::insert(&mut w.tx, &row, def).await {
             if e.is_unique_violation() {
                 // Created concurrently by an identical or different call: Taskcluster answers 409 too.
-                return Err(ApiError::conflict(format!("taskId `{task_id}` already used by another task.")));
+                return Err(ApiError::conflict(format!(
+                    "taskId `{task_id}` already used by another task."
+                )));
             }
             return Err(e.into());
         }
@@ -124,7 +156,9 @@ impl Queue {
         }
         w.task_event(TaskExchange::Defined, &row, None).await?;
         if !blocked {
-            let run_id = w.add_pending_run(&mut row, ReasonCreated::Scheduled, now).await?;
+            let run_id = w
+                .add_pending_run(&mut row, ReasonCreated::Scheduled, now)
+                .await?;
             w.save_and_announce_pending(&row, run_id).await?;
         }
         self.commit(w).await?;

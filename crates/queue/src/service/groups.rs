@@ -23,7 +23,12 @@ pub struct GroupInfo {
 
 impl From<GroupRow> for GroupInfo {
     fn from(g: GroupRow) -> Self {
-        GroupInfo { task_group_id: g.task_group_id, scheduler_id: g.scheduler_id, expires: g.expires, sealed: g.sealed }
+        GroupInfo {
+            task_group_id: g.task_group_id,
+            scheduler_id: g.scheduler_id,
+            expires: g.expires,
+            sealed: g.sealed,
+        }
     }
 }
 
@@ -43,7 +48,10 @@ const CANCEL_BATCH: usize = 200;
 impl Queue {
     /// `queue:seal-task-group:<schedulerId>/<taskGroupId>` (or cancel-task-group).
     pub fn group_scopes(verb: &str, g: &GroupInfo) -> ScopeExpr {
-        ScopeExpr::scope(format!("queue:{verb}-task-group:{}/{}", g.scheduler_id, g.task_group_id))
+        ScopeExpr::scope(format!(
+            "queue:{verb}-task-group:{}/{}",
+            g.scheduler_id, g.task_group_id
+        ))
     }
 
     /// Seals a group: no task can be added any more. Idempotent; task-group-sealed once.
@@ -54,7 +62,14 @@ impl Queue {
             .await?
             .ok_or_else(|| ApiError::not_found(format!("task-group `{group}` not found")))?;
         if changed {
-            w.event(&group_event("task-group-sealed", &g.task_group_id, &g.scheduler_id, g.expires, g.sealed)).await?;
+            w.event(&group_event(
+                "task-group-sealed",
+                &g.task_group_id,
+                &g.scheduler_id,
+                g.expires,
+                g.sealed,
+            ))
+            .await?;
             self.commit(w).await?;
         }
         Ok(GroupInfo::from(g))
@@ -67,11 +82,15 @@ impl Queue {
         let mut after = String::new();
         loop {
             let ids = tasks::active_in_group(self.db.reader(), group, &after, CANCEL_BATCH).await?;
-            let Some(last) = ids.last().cloned() else { break };
+            let Some(last) = ids.last().cloned() else {
+                break;
+            };
             let now = Timestamp::now();
             let mut w = self.begin().await?;
             for id in &ids {
-                let Some(task) = tasks::get(&mut *w.tx, id, w.lock).await? else { continue };
+                let Some(task) = tasks::get(&mut *w.tx, id, w.lock).await? else {
+                    continue;
+                };
                 if !task.is_active() || task.deadline <= now {
                     continue;
                 }

@@ -34,11 +34,17 @@ impl Queue {
     pub fn task_action_scopes(action: TaskAction, s: &TaskStatus) -> ScopeExpr {
         let verb = action.verb();
         ScopeExpr::any_of([
-            ScopeExpr::scope(format!("queue:{verb}:{}/{}/{}", s.scheduler_id, s.task_group_id, s.task_id)),
+            ScopeExpr::scope(format!(
+                "queue:{verb}:{}/{}/{}",
+                s.scheduler_id, s.task_group_id, s.task_id
+            )),
             ScopeExpr::scope(format!("queue:{verb}-in-project:{}", s.project_id)),
             ScopeExpr::all_of([
                 ScopeExpr::scope(format!("queue:{verb}")),
-                ScopeExpr::scope(format!("assume:scheduler-id:{}/{}", s.scheduler_id, s.task_group_id)),
+                ScopeExpr::scope(format!(
+                    "assume:scheduler-id:{}/{}",
+                    s.scheduler_id, s.task_group_id
+                )),
             ]),
         ])
     }
@@ -47,7 +53,9 @@ impl Queue {
     pub async fn schedule_task(&self, task_id: &str) -> ApiResult<TaskStatus> {
         let now = Timestamp::now();
         let mut w = self.begin().await?;
-        let mut task = tasks::get(&mut *w.tx, task_id, w.lock).await?.ok_or_else(|| no_task(task_id))?;
+        let mut task = tasks::get(&mut *w.tx, task_id, w.lock)
+            .await?
+            .ok_or_else(|| no_task(task_id))?;
         if task.deadline <= now {
             return Err(ApiError::conflict(format!(
                 "Task `{task_id}` can't be scheduled past its deadline at {}.",
@@ -57,7 +65,9 @@ impl Queue {
         if !task.runs.is_empty() {
             return Ok(task.status());
         }
-        let run_id = w.add_pending_run(&mut task, ReasonCreated::Scheduled, now).await?;
+        let run_id = w
+            .add_pending_run(&mut task, ReasonCreated::Scheduled, now)
+            .await?;
         w.save_and_announce_pending(&task, run_id).await?;
         self.commit(w).await?;
         Ok(task.status())
@@ -67,14 +77,19 @@ impl Queue {
     pub async fn rerun_task(&self, task_id: &str) -> ApiResult<TaskStatus> {
         let now = Timestamp::now();
         let mut w = self.begin().await?;
-        let mut task = tasks::get(&mut *w.tx, task_id, w.lock).await?.ok_or_else(|| no_task(task_id))?;
+        let mut task = tasks::get(&mut *w.tx, task_id, w.lock)
+            .await?
+            .ok_or_else(|| no_task(task_id))?;
         if task.deadline <= now {
             return Err(ApiError::conflict(format!(
                 "Task `{task_id}` can't be rescheduled past its deadline of {}.",
                 task.deadline
             )));
         }
-        if matches!(task.last_run().map(|r| r.state), Some(RunState::Pending | RunState::Running)) {
+        if matches!(
+            task.last_run().map(|r| r.state),
+            Some(RunState::Pending | RunState::Running)
+        ) {
             return Ok(task.status());
         }
         if task.runs.len() >= MAX_RUNS {
@@ -85,7 +100,9 @@ impl Queue {
         let was_active = task.is_active();
         let last_run_id = task.runs.len() as i64 - 1;
         task.retries_left = task.retries.min(MAX_RUNS as i64 - last_run_id - 2).max(0);
-        let run_id = w.add_pending_run(&mut task, ReasonCreated::Rerun, now).await?;
+        let run_id = w
+            .add_pending_run(&mut task, ReasonCreated::Rerun, now)
+            .await?;
         w.save_and_announce_pending(&task, run_id).await?;
         w.after_transition(&task, was_active, now).await?;
         self.commit(w).await?;
@@ -96,7 +113,9 @@ impl Queue {
     pub async fn cancel_task(&self, task_id: &str) -> ApiResult<TaskStatus> {
         let now = Timestamp::now();
         let mut w = self.begin().await?;
-        let task = tasks::get(&mut *w.tx, task_id, w.lock).await?.ok_or_else(|| no_task(task_id))?;
+        let task = tasks::get(&mut *w.tx, task_id, w.lock)
+            .await?
+            .ok_or_else(|| no_task(task_id))?;
         if task.deadline <= now {
             return Err(ApiError::conflict(format!(
                 "Task `{task_id}` can't be canceled past its deadline of {}.",
@@ -109,8 +128,14 @@ impl Queue {
     }
 
     /// Cancels a task whose row `w` holds; no change when it is already resolved.
-    pub(crate) async fn cancel_locked(&self, w: &mut super::Write, task: TaskRow, now: Timestamp) -> ApiResult<TaskRow> {
-        self.resolve_as_exception(w, task, ReasonResolved::Canceled, now).await
+    pub(crate) async fn cancel_locked(
+        &self,
+        w: &mut super::Write,
+        task: TaskRow,
+        now: Timestamp,
+    ) -> ApiResult<TaskRow> {
+        self.resolve_as_exception(w, task, ReasonResolved::Canceled, now)
+            .await
     }
 
     /// Cancel and deadline share this: the last unresolved run (or a new one for an unscheduled
@@ -152,7 +177,8 @@ impl Queue {
         }
         let run_id = task.runs.len() as u32 - 1;
         tasks::save(&mut w.tx, &task).await?;
-        w.task_event(TaskExchange::Exception, &task, Some(run_id)).await?;
+        w.task_event(TaskExchange::Exception, &task, Some(run_id))
+            .await?;
         w.after_transition(&task, true, now).await?;
         Ok(task)
     }

@@ -1,7 +1,7 @@
 //! Reads: task, status, listings of groups, dependents and task queues, counts.
 
-use relyard_core::paging;
 use relyard_core::error::ApiResult;
+use relyard_core::paging;
 use relyard_core::{ApiError, Timestamp};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -39,17 +39,24 @@ pub type Page<T> = (Vec<T>, Option<String>);
 
 impl Queue {
     pub async fn task(&self, task_id: &str) -> ApiResult<TaskDef> {
-        let (_, def) = tasks::get_full(self.db.reader(), task_id).await?.ok_or_else(|| no_task(task_id))?;
+        let (_, def) = tasks::get_full(self.db.reader(), task_id)
+            .await?
+            .ok_or_else(|| no_task(task_id))?;
         Ok(def)
     }
 
     pub async fn status(&self, task_id: &str) -> ApiResult<TaskStatus> {
-        let row = tasks::get(self.db.reader(), task_id, "").await?.ok_or_else(|| no_task(task_id))?;
+        let row = tasks::get(self.db.reader(), task_id, "")
+            .await?
+            .ok_or_else(|| no_task(task_id))?;
         Ok(row.status())
     }
 
     /// Definitions and statuses of several tasks (missing ones left out), in the order asked.
-    pub async fn tasks_and_statuses(&self, ids: &[String]) -> ApiResult<Vec<(TaskDef, TaskStatus)>> {
+    pub async fn tasks_and_statuses(
+        &self,
+        ids: &[String],
+    ) -> ApiResult<Vec<(TaskDef, TaskStatus)>> {
         let mut found = tasks::get_many_full(self.db.reader(), ids).await?;
         found.sort_by_key(|(t, _)| ids.iter().position(|i| *i == t.task_id));
         Ok(found.into_iter().map(|(t, d)| (d, t.status())).collect())
@@ -57,12 +64,22 @@ impl Queue {
 
     /// listTaskGroup: `{taskGroupId, schedulerId, expires, sealed?, tasks: [{status, task}],
     /// continuationToken?}` in taskId order.
-    pub async fn list_task_group(&self, group: &str, token: Option<&str>, limit: usize) -> ApiResult<Value> {
+    pub async fn list_task_group(
+        &self,
+        group: &str,
+        token: Option<&str>,
+        limit: usize,
+    ) -> ApiResult<Value> {
         let info = self.task_group(group).await?;
         let after: String = token.map(paging::decode).transpose()?.unwrap_or_default();
         let rows = tasks::list_group(self.db.reader(), group, &after, limit).await?;
-        let next = (rows.len() == limit).then(|| rows.last().map(|(t, _)| paging::encode(&t.task_id))).flatten();
-        let items: Vec<Value> = rows.into_iter().map(|(t, d)| json!({"status": t.status(), "task": d})).collect();
+        let next = (rows.len() == limit)
+            .then(|| rows.last().map(|(t, _)| paging::encode(&t.task_id)))
+            .flatten();
+        let items: Vec<Value> = rows
+            .into_iter()
+            .map(|(t, d)| json!({"status": t.status(), "task": d}))
+            .collect();
         let mut out = serde_json::to_value(info).unwrap_or_else(|_| json!({}));
         out["tasks"] = Value::Array(items);
         if let Some(t) = next {
@@ -72,13 +89,20 @@ impl Queue {
     }
 
     /// listDependentTasks: `{taskId, tasks: [{status, task}], continuationToken?}`.
-    pub async fn list_dependent_tasks(&self, task_id: &str, token: Option<&str>, limit: usize) -> ApiResult<Value> {
+    pub async fn list_dependent_tasks(
+        &self,
+        task_id: &str,
+        token: Option<&str>,
+        limit: usize,
+    ) -> ApiResult<Value> {
         if tasks::get(self.db.reader(), task_id, "").await?.is_none() {
             return Err(no_task(task_id));
         }
         let after: String = token.map(paging::decode).transpose()?.unwrap_or_default();
         let ids = deps::list_dependents(self.db.reader(), task_id, &after, limit).await?;
-        let next = (ids.len() == limit).then(|| ids.last().map(paging::encode)).flatten();
+        let next = (ids.len() == limit)
+            .then(|| ids.last().map(paging::encode))
+            .flatten();
         let items = self
             .tasks_and_statuses(&ids)
             .await?
@@ -105,25 +129,48 @@ impl Queue {
     }
 
     /// listPendingTasks, in claim order.
-    pub async fn list_pending_tasks(&self, task_queue_id: &str, token: Option<&str>, limit: usize) -> ApiResult<Page<PendingTask>> {
+    pub async fn list_pending_tasks(
+        &self,
+        task_queue_id: &str,
+        token: Option<&str>,
+        limit: usize,
+    ) -> ApiResult<Page<PendingTask>> {
         let after: Option<PendingKey> = token.map(paging::decode).transpose()?;
-        let entries = claims::list_pending(self.db.reader(), task_queue_id, after.as_ref(), limit).await?;
-        let next = (entries.len() == limit).then(|| entries.last().map(|e| paging::encode(&e.key))).flatten();
+        let entries =
+            claims::list_pending(self.db.reader(), task_queue_id, after.as_ref(), limit).await?;
+        let next = (entries.len() == limit)
+            .then(|| entries.last().map(|e| paging::encode(&e.key)))
+            .flatten();
         let ids: Vec<String> = entries.iter().map(|e| e.task_id.clone()).collect();
         let defs = self.definitions(&ids).await?;
         let items = entries
             .into_iter()
             .zip(defs)
-            .filter_map(|(e, d)| d.map(|task| PendingTask { task_id: e.task_id, run_id: e.run_id, task, inserted: e.inserted }))
+            .filter_map(|(e, d)| {
+                d.map(|task| PendingTask {
+                    task_id: e.task_id,
+                    run_id: e.run_id,
+                    task,
+                    inserted: e.inserted,
+                })
+            })
             .collect();
         Ok((items, next))
     }
 
     /// listClaimedTasks, oldest claim first.
-    pub async fn list_claimed_tasks(&self, task_queue_id: &str, token: Option<&str>, limit: usize) -> ApiResult<Page<ClaimedTask>> {
+    pub async fn list_claimed_tasks(
+        &self,
+        task_queue_id: &str,
+        token: Option<&str>,
+        limit: usize,
+    ) -> ApiResult<Page<ClaimedTask>> {
         let after: Option<ClaimedKey> = token.map(paging::decode).transpose()?;
-        let entries = claims::list_claimed(self.db.reader(), task_queue_id, after.as_ref(), limit).await?;
-        let next = (entries.len() == limit).then(|| entries.last().map(|e| paging::encode(&e.key))).flatten();
+        let entries =
+            claims::list_claimed(self.db.reader(), task_queue_id, after.as_ref(), limit).await?;
+        let next = (entries.len() == limit)
+            .then(|| entries.last().map(|e| paging::encode(&e.key)))
+            .flatten();
         let ids: Vec<String> = entries.iter().map(|e| e.task_id.clone()).collect();
         let defs = self.definitions(&ids).await?;
         let items = entries

@@ -59,23 +59,38 @@ impl Queue {
 
     /// `reason` is one of the five a worker may report; worker-shutdown and intermittent-task
     /// retry the task while it has retries left.
-    pub async fn report_exception(&self, task_id: &str, run_id: u32, reason: &str) -> ApiResult<TaskStatus> {
+    pub async fn report_exception(
+        &self,
+        task_id: &str,
+        run_id: u32,
+        reason: &str,
+    ) -> ApiResult<TaskStatus> {
         let reason = ReasonResolved::from_worker_report(reason).ok_or_else(|| {
             ApiError::validation(format!(
                 "`reason` must be one of worker-shutdown, malformed-payload, resource-unavailable, \
                  internal-error, intermittent-task; got {reason:?}"
             ))
         })?;
-        self.report(task_id, run_id, Resolution::Exception(reason)).await
+        self.report(task_id, run_id, Resolution::Exception(reason))
+            .await
     }
 
     /// A worker's report on its run. Repeating a report that already took effect answers the same
     /// status (workers retry requests); anything else on a run that is not running is a 409.
-    pub async fn report(&self, task_id: &str, run_id: u32, how: Resolution) -> ApiResult<TaskStatus> {
+    pub async fn report(
+        &self,
+        task_id: &str,
+        run_id: u32,
+        how: Resolution,
+    ) -> ApiResult<TaskStatus> {
         let now = Timestamp::now();
         let mut w = self.begin().await?;
-        let task = tasks::get(&mut *w.tx, task_id, w.lock).await?.ok_or_else(|| no_task(task_id))?;
-        let Some(run) = task.runs.get(run_id as usize) else { return Err(no_run(task_id, run_id)) };
+        let task = tasks::get(&mut *w.tx, task_id, w.lock)
+            .await?
+            .ok_or_else(|| no_task(task_id))?;
+        let Some(run) = task.runs.get(run_id as usize) else {
+            return Err(no_run(task_id, run_id));
+        };
         if run.state == how.state() && run.reason_resolved == Some(how.reason()) {
             return Ok(task.status());
         }
@@ -90,7 +105,13 @@ impl Queue {
     }
 
     /// Resolves the running last run of a locked task, retrying when the reason allows it.
-    async fn resolve_running(&self, w: &mut Write, mut task: TaskRow, how: Resolution, now: Timestamp) -> ApiResult<TaskRow> {
+    async fn resolve_running(
+        &self,
+        w: &mut Write,
+        mut task: TaskRow,
+        how: Resolution,
+        now: Timestamp,
+    ) -> ApiResult<TaskRow> {
         let run_id = task.runs.len() as u32 - 1;
         if let Some(run) = task.runs.last_mut() {
             run.state = how.state();
@@ -98,7 +119,10 @@ impl Queue {
             run.resolved = Some(now);
         }
         claims::remove_claimed(&mut w.tx, &task.task_id).await?;
-        let retry = how.reason().retry_reason().filter(|_| task.retries_left > 0 && task.deadline > now);
+        let retry = how
+            .reason()
+            .retry_reason()
+            .filter(|_| task.retries_left > 0 && task.deadline > now);
         let retry_run = match retry {
             Some(reason) => {
                 task.retries_left -= 1;
@@ -117,7 +141,12 @@ impl Queue {
 
     /// Reaper: resolves a claim whose `takenUntil` passed before `now` as `claim-expired`.
     /// Returns whether it changed anything (another server or a late report may have won).
-    pub async fn expire_claim(&self, task_id: &str, run_id: u32, now: Timestamp) -> ApiResult<bool> {
+    pub async fn expire_claim(
+        &self,
+        task_id: &str,
+        run_id: u32,
+        now: Timestamp,
+    ) -> ApiResult<bool> {
         let mut w = self.begin().await?;
         let Some(task) = tasks::get(&mut *w.tx, task_id, w.lock).await? else {
             claims::remove_claimed(&mut w.tx, task_id).await?;
@@ -125,13 +154,19 @@ impl Queue {
             return Ok(false);
         };
         let expired = task.runs.len() as u32 == run_id + 1
-            && task
-                .last_run()
-                .is_some_and(|r| r.state == RunState::Running && r.taken_until.is_some_and(|t| t < now));
+            && task.last_run().is_some_and(|r| {
+                r.state == RunState::Running && r.taken_until.is_some_and(|t| t < now)
+            });
         if !expired {
             return Ok(false);
         }
-        self.resolve_running(&mut w, task, Resolution::Exception(ReasonResolved::ClaimExpired), now).await?;
+        self.resolve_running(
+            &mut w,
+            task,
+            Resolution::Exception(ReasonResolved::ClaimExpired),
+            now,
+        )
+        .await?;
         self.commit(w).await?;
         Ok(true)
     }
@@ -139,11 +174,14 @@ impl Queue {
     /// Reaper: resolves an unresolved task whose deadline is not after `now` as `deadline-exceeded`.
     pub async fn expire_deadline(&self, task_id: &str, now: Timestamp) -> ApiResult<bool> {
         let mut w = self.begin().await?;
-        let Some(task) = tasks::get(&mut *w.tx, task_id, w.lock).await? else { return Ok(false) };
+        let Some(task) = tasks::get(&mut *w.tx, task_id, w.lock).await? else {
+            return Ok(false);
+        };
         if !task.is_active() || task.deadline > now {
             return Ok(false);
         }
-        self.resolve_as_exception(&mut w, task, ReasonResolved::DeadlineExceeded, now).await?;
+        self.resolve_as_exception(&mut w, task, ReasonResolved::DeadlineExceeded, now)
+            .await?;
         self.commit(w).await?;
         Ok(true)
     }

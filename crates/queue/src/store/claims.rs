@@ -5,7 +5,14 @@ use relyard_store::{Row, StoreResult, Tx};
 
 use super::placeholders;
 
-pub async fn add_pending(tx: &mut Tx, task_id: &str, run_id: u32, task_queue_id: &str, rank: i64, now: Timestamp) -> StoreResult<()> {
+pub async fn add_pending(
+    tx: &mut Tx,
+    task_id: &str,
+    run_id: u32,
+    task_queue_id: &str,
+    rank: i64,
+    now: Timestamp,
+) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO queue_pending (task_id, run_id, task_queue_id, priority_rank, inserted) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (task_id) DO UPDATE SET run_id = excluded.run_id, task_queue_id = excluded.task_queue_id, \
@@ -23,12 +30,21 @@ pub async fn add_pending(tx: &mut Tx, task_id: &str, run_id: u32, task_queue_id:
 
 /// The head of a queue: up to `n` pending task ids, most urgent and oldest first. On PostgreSQL
 /// `lock` is `FOR UPDATE SKIP LOCKED`, so concurrent claimers (on any server) get disjoint rows.
-pub async fn head(tx: &mut Tx, task_queue_id: &str, n: usize, lock: &str) -> StoreResult<Vec<(String, u32)>> {
+pub async fn head(
+    tx: &mut Tx,
+    task_queue_id: &str,
+    n: usize,
+    lock: &str,
+) -> StoreResult<Vec<(String, u32)>> {
     let sql = format!(
         "SELECT task_id, run_id FROM queue_pending WHERE task_queue_id = $1 \
          ORDER BY priority_rank, inserted, task_id LIMIT $2{lock}"
     );
-    let rows = sqlx::query(&sql).bind(task_queue_id).bind(n as i64).fetch_all(&mut **tx).await?;
+    let rows = sqlx::query(&sql)
+        .bind(task_queue_id)
+        .bind(n as i64)
+        .fetch_all(&mut **tx)
+        .await?;
     rows.iter()
         .map(|r| {
             let run: i64 = r.try_get("run_id")?;
@@ -38,7 +54,10 @@ pub async fn head(tx: &mut Tx, task_queue_id: &str, n: usize, lock: &str) -> Sto
 }
 
 pub async fn remove_pending(tx: &mut Tx, task_id: &str) -> StoreResult<()> {
-    sqlx::query("DELETE FROM queue_pending WHERE task_id = $1").bind(task_id).execute(&mut **tx).await?;
+    sqlx::query("DELETE FROM queue_pending WHERE task_id = $1")
+        .bind(task_id)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
@@ -46,7 +65,10 @@ pub async fn remove_pending_many(tx: &mut Tx, ids: &[String]) -> StoreResult<()>
     if ids.is_empty() {
         return Ok(());
     }
-    let sql = format!("DELETE FROM queue_pending WHERE task_id IN ({})", placeholders(1, ids.len()));
+    let sql = format!(
+        "DELETE FROM queue_pending WHERE task_id IN ({})",
+        placeholders(1, ids.len())
+    );
     let mut q = sqlx::query(&sql);
     for id in ids {
         q = q.bind(id);
@@ -70,7 +92,9 @@ pub async fn add_claimed(tx: &mut Tx, claims: &[Claim<'_>]) -> StoreResult<()> {
     if claims.is_empty() {
         return Ok(());
     }
-    let values: Vec<String> = (0..claims.len()).map(|i| format!("({})", placeholders(i * 7 + 1, 7))).collect();
+    let values: Vec<String> = (0..claims.len())
+        .map(|i| format!("({})", placeholders(i * 7 + 1, 7)))
+        .collect();
     let sql = format!(
         "INSERT INTO queue_claimed (task_id, run_id, task_queue_id, worker_group, worker_id, claimed, taken_until) \
          VALUES {} ON CONFLICT (task_id) DO UPDATE SET run_id = excluded.run_id, worker_group = excluded.worker_group, \
@@ -92,7 +116,11 @@ pub async fn add_claimed(tx: &mut Tx, claims: &[Claim<'_>]) -> StoreResult<()> {
     Ok(())
 }
 
-pub async fn set_taken_until(tx: &mut Tx, task_id: &str, taken_until: Timestamp) -> StoreResult<()> {
+pub async fn set_taken_until(
+    tx: &mut Tx,
+    task_id: &str,
+    taken_until: Timestamp,
+) -> StoreResult<()> {
     sqlx::query("UPDATE queue_claimed SET taken_until = $1 WHERE task_id = $2")
         .bind(taken_until.millis())
         .bind(task_id)
@@ -102,12 +130,19 @@ pub async fn set_taken_until(tx: &mut Tx, task_id: &str, taken_until: Timestamp)
 }
 
 pub async fn remove_claimed(tx: &mut Tx, task_id: &str) -> StoreResult<()> {
-    sqlx::query("DELETE FROM queue_claimed WHERE task_id = $1").bind(task_id).execute(&mut **tx).await?;
+    sqlx::query("DELETE FROM queue_claimed WHERE task_id = $1")
+        .bind(task_id)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
 /// Claims whose `takenUntil` has passed.
-pub async fn expired_claims(pool: &sqlx::AnyPool, now: Timestamp, limit: usize) -> StoreResult<Vec<(String, u32)>> {
+pub async fn expired_claims(
+    pool: &sqlx::AnyPool,
+    now: Timestamp,
+    limit: usize,
+) -> StoreResult<Vec<(String, u32)>> {
     let rows = sqlx::query("SELECT task_id, run_id FROM queue_claimed WHERE taken_until < $1 ORDER BY taken_until LIMIT $2")
         .bind(now.millis())
         .bind(limit as i64)
@@ -147,7 +182,12 @@ pub struct PendingEntry {
     pub key: PendingKey,
 }
 
-pub async fn list_pending(pool: &sqlx::AnyPool, task_queue_id: &str, after: Option<&PendingKey>, limit: usize) -> StoreResult<Vec<PendingEntry>> {
+pub async fn list_pending(
+    pool: &sqlx::AnyPool,
+    task_queue_id: &str,
+    after: Option<&PendingKey>,
+    limit: usize,
+) -> StoreResult<Vec<PendingEntry>> {
     let (rank, inserted, id) = after.cloned().unwrap_or((-1, i64::MIN, String::new()));
     // Row-value comparison spelled out: both backends understand it and it uses the index.
     let rows = sqlx::query(
@@ -189,7 +229,12 @@ pub struct ClaimedEntry {
     pub key: ClaimedKey,
 }
 
-pub async fn list_claimed(pool: &sqlx::AnyPool, task_queue_id: &str, after: Option<&ClaimedKey>, limit: usize) -> StoreResult<Vec<ClaimedEntry>> {
+pub async fn list_claimed(
+    pool: &sqlx::AnyPool,
+    task_queue_id: &str,
+    after: Option<&ClaimedKey>,
+    limit: usize,
+) -> StoreResult<Vec<ClaimedEntry>> {
     let (claimed, id) = after.cloned().unwrap_or((i64::MIN, String::new()));
     let rows = sqlx::query(
         "SELECT task_id, run_id, worker_group, worker_id, claimed FROM queue_claimed WHERE task_queue_id = $1 \

@@ -6,16 +6,27 @@ use super::placeholders;
 
 /// Inserts the edges of a new task; `satisfied[i]` says whether `required[i]` already resolved in
 /// a way `requires` accepts.
-pub async fn insert(tx: &mut Tx, dependent: &str, requires: &str, edges: &[(String, bool)]) -> StoreResult<()> {
+pub async fn insert(
+    tx: &mut Tx,
+    dependent: &str,
+    requires: &str,
+    edges: &[(String, bool)],
+) -> StoreResult<()> {
     for chunk in edges.chunks(200) {
-        let values: Vec<String> = (0..chunk.len()).map(|i| format!("({})", placeholders(i * 4 + 1, 4))).collect();
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| format!("({})", placeholders(i * 4 + 1, 4)))
+            .collect();
         let sql = format!(
             "INSERT INTO queue_dependencies (required_task_id, dependent_task_id, requires, satisfied) VALUES {}",
             values.join(", ")
         );
         let mut q = sqlx::query(&sql);
         for (required, satisfied) in chunk {
-            q = q.bind(required).bind(dependent).bind(requires).bind(*satisfied as i64);
+            q = q
+                .bind(required)
+                .bind(dependent)
+                .bind(requires)
+                .bind(*satisfied as i64);
         }
         q.execute(&mut **tx).await?;
     }
@@ -50,7 +61,12 @@ pub async fn ready_dependents(tx: &mut Tx, required: &str) -> StoreResult<Vec<St
 }
 
 /// A page of the tasks that depend on `required`, in taskId order after `after`.
-pub async fn list_dependents(pool: &sqlx::AnyPool, required: &str, after: &str, limit: usize) -> StoreResult<Vec<String>> {
+pub async fn list_dependents(
+    pool: &sqlx::AnyPool,
+    required: &str,
+    after: &str,
+    limit: usize,
+) -> StoreResult<Vec<String>> {
     let rows = sqlx::query(
         "SELECT dependent_task_id FROM queue_dependencies WHERE required_task_id = $1 AND dependent_task_id > $2 \
          ORDER BY dependent_task_id LIMIT $3",
@@ -60,5 +76,7 @@ pub async fn list_dependents(pool: &sqlx::AnyPool, required: &str, after: &str, 
     .bind(limit as i64)
     .fetch_all(pool)
     .await?;
-    rows.iter().map(|r| Ok(r.try_get("dependent_task_id")?)).collect()
+    rows.iter()
+        .map(|r| Ok(r.try_get("dependent_task_id")?))
+        .collect()
 }

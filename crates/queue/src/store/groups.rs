@@ -36,30 +36,53 @@ where
 
 /// Adds one task to the group, creating it when new and keeping `expires` the latest task's.
 /// Returns the group as it now is; the caller checks schedulerId and seal (and rolls back).
-pub async fn add_task(tx: &mut Tx, group: &str, scheduler_id: &str, expires: Timestamp) -> StoreResult<GroupRow> {
+pub async fn add_task(
+    tx: &mut Tx,
+    group: &str,
+    scheduler_id: &str,
+    expires: Timestamp,
+) -> StoreResult<GroupRow> {
     let sql = format!(
         "INSERT INTO queue_task_groups (task_group_id, scheduler_id, expires, sealed, active) VALUES ($1, $2, $3, NULL, 1) \
          ON CONFLICT (task_group_id) DO UPDATE SET active = queue_task_groups.active + 1, \
          expires = CASE WHEN excluded.expires > queue_task_groups.expires THEN excluded.expires \
          ELSE queue_task_groups.expires END RETURNING {COLS}"
     );
-    let row = sqlx::query(&sql).bind(group).bind(scheduler_id).bind(expires.millis()).fetch_one(&mut **tx).await?;
+    let row = sqlx::query(&sql)
+        .bind(group)
+        .bind(scheduler_id)
+        .bind(expires.millis())
+        .fetch_one(&mut **tx)
+        .await?;
     decode(&row)
 }
 
 /// Adds `delta` to the count of unresolved tasks and returns the group after the change.
 pub async fn adjust_active(tx: &mut Tx, group: &str, delta: i64) -> StoreResult<Option<GroupRow>> {
     let sql = format!("UPDATE queue_task_groups SET active = active + $1 WHERE task_group_id = $2 RETURNING {COLS}");
-    let row = sqlx::query(&sql).bind(delta).bind(group).fetch_optional(&mut **tx).await?;
+    let row = sqlx::query(&sql)
+        .bind(delta)
+        .bind(group)
+        .fetch_optional(&mut **tx)
+        .await?;
     row.as_ref().map(decode).transpose()
 }
 
 /// Seals the group (once); returns it, or `None` when it does not exist.
-pub async fn seal(tx: &mut Tx, group: &str, now: Timestamp) -> StoreResult<Option<(GroupRow, bool)>> {
+pub async fn seal(
+    tx: &mut Tx,
+    group: &str,
+    now: Timestamp,
+) -> StoreResult<Option<(GroupRow, bool)>> {
     let sql = format!(
         "UPDATE queue_task_groups SET sealed = $1 WHERE task_group_id = $2 AND sealed IS NULL RETURNING {COLS}"
     );
-    if let Some(row) = sqlx::query(&sql).bind(now.millis()).bind(group).fetch_optional(&mut **tx).await? {
+    if let Some(row) = sqlx::query(&sql)
+        .bind(now.millis())
+        .bind(group)
+        .fetch_optional(&mut **tx)
+        .await?
+    {
         return Ok(Some((decode(&row)?, true)));
     }
     Ok(get(&mut **tx, group).await?.map(|g| (g, false)))

@@ -1,6 +1,7 @@
 //! All of the queue's SQL, one module per table group. Written once for SQLite and PostgreSQL
 //! through `sqlx::Any`: `$n` placeholders, BIGINT milliseconds, TEXT JSON.
 
+pub mod artifacts;
 pub mod claims;
 pub mod deps;
 pub mod groups;
@@ -11,7 +12,10 @@ use serde::de::DeserializeOwned;
 
 /// `$start, $start+1, …` for `n` values.
 pub(crate) fn placeholders(start: usize, n: usize) -> String {
-    (start..start + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+    (start..start + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Decodes a JSON column; a parse failure means the row is corrupt, not that the request is bad.

@@ -8,7 +8,8 @@ use sqlx::Any;
 use super::{json, placeholders, CHUNK};
 use crate::model::{TaskDef, TaskRow};
 
-const COLS: &str = "task_id, task_group_id, scheduler_id, project_id, task_queue_id, priority, requires, \
+const COLS: &str =
+    "task_id, task_group_id, scheduler_id, project_id, task_queue_id, priority, requires, \
                     retries, retries_left, deadline, expires, runs, routes, tags, scopes";
 
 fn decode(r: &AnyRow) -> StoreResult<TaskRow> {
@@ -76,7 +77,10 @@ pub async fn get_definition(tx: &mut Tx, task_id: &str) -> StoreResult<Option<Ta
 }
 
 /// Several tasks with definitions, in no particular order; missing ids are left out.
-pub async fn get_many_full(pool: &sqlx::AnyPool, ids: &[String]) -> StoreResult<Vec<(TaskRow, TaskDef)>> {
+pub async fn get_many_full(
+    pool: &sqlx::AnyPool,
+    ids: &[String],
+) -> StoreResult<Vec<(TaskRow, TaskDef)>> {
     let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(CHUNK) {
         let sql = format!(
@@ -95,7 +99,11 @@ pub async fn get_many_full(pool: &sqlx::AnyPool, ids: &[String]) -> StoreResult<
 }
 
 /// Locks and loads several tasks (claims): rows another transaction holds are skipped.
-pub async fn lock_many(tx: &mut Tx, ids: &[String], lock: &str) -> StoreResult<Vec<(TaskRow, TaskDef)>> {
+pub async fn lock_many(
+    tx: &mut Tx,
+    ids: &[String],
+    lock: &str,
+) -> StoreResult<Vec<(TaskRow, TaskDef)>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -107,14 +115,21 @@ pub async fn lock_many(tx: &mut Tx, ids: &[String], lock: &str) -> StoreResult<V
     for id in ids {
         q = q.bind(id);
     }
-    q.fetch_all(&mut **tx).await?.iter().map(decode_full).collect()
+    q.fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(decode_full)
+        .collect()
 }
 
 /// The task state of each existing id (dependency checks of createTask).
 pub async fn states(tx: &mut Tx, ids: &[String]) -> StoreResult<Vec<(String, String)>> {
     let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(CHUNK) {
-        let sql = format!("SELECT task_id, state FROM queue_tasks WHERE task_id IN ({})", placeholders(1, chunk.len()));
+        let sql = format!(
+            "SELECT task_id, state FROM queue_tasks WHERE task_id IN ({})",
+            placeholders(1, chunk.len())
+        );
         let mut q = sqlx::query(&sql);
         for id in chunk {
             q = q.bind(id);
@@ -157,28 +172,45 @@ pub async fn insert(tx: &mut Tx, row: &TaskRow, def: &TaskDef) -> StoreResult<()
 
 /// Writes back what state changes touch: runs, the derived state and retriesLeft.
 pub async fn save(tx: &mut Tx, row: &TaskRow) -> StoreResult<()> {
-    sqlx::query("UPDATE queue_tasks SET runs = $1, state = $2, retries_left = $3 WHERE task_id = $4")
-        .bind(text(&row.runs))
-        .bind(row.state())
-        .bind(row.retries_left)
-        .bind(&row.task_id)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "UPDATE queue_tasks SET runs = $1, state = $2, retries_left = $3 WHERE task_id = $4",
+    )
+    .bind(text(&row.runs))
+    .bind(row.state())
+    .bind(row.retries_left)
+    .bind(&row.task_id)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
 /// A page of a group's tasks in taskId order, after `after`.
-pub async fn list_group(pool: &sqlx::AnyPool, group: &str, after: &str, limit: usize) -> StoreResult<Vec<(TaskRow, TaskDef)>> {
+pub async fn list_group(
+    pool: &sqlx::AnyPool,
+    group: &str,
+    after: &str,
+    limit: usize,
+) -> StoreResult<Vec<(TaskRow, TaskDef)>> {
     let sql = format!(
         "SELECT {COLS}, definition FROM queue_tasks WHERE task_group_id = $1 AND task_id > $2 \
          ORDER BY task_id LIMIT $3"
     );
-    let rows = sqlx::query(&sql).bind(group).bind(after).bind(limit as i64).fetch_all(pool).await?;
+    let rows = sqlx::query(&sql)
+        .bind(group)
+        .bind(after)
+        .bind(limit as i64)
+        .fetch_all(pool)
+        .await?;
     rows.iter().map(decode_full).collect()
 }
 
 /// Ids of a group's unresolved tasks after `after` (cancelTaskGroup works through them in chunks).
-pub async fn active_in_group(pool: &sqlx::AnyPool, group: &str, after: &str, limit: usize) -> StoreResult<Vec<String>> {
+pub async fn active_in_group(
+    pool: &sqlx::AnyPool,
+    group: &str,
+    after: &str,
+    limit: usize,
+) -> StoreResult<Vec<String>> {
     let rows = sqlx::query(
         "SELECT task_id FROM queue_tasks WHERE task_group_id = $1 AND task_id > $2 \
          AND state IN ('unscheduled', 'pending', 'running') ORDER BY task_id LIMIT $3",
@@ -200,7 +232,11 @@ pub async fn count_group(pool: &sqlx::AnyPool, group: &str) -> StoreResult<i64> 
 }
 
 /// Unresolved tasks whose deadline has passed.
-pub async fn past_deadline(pool: &sqlx::AnyPool, now: Timestamp, limit: usize) -> StoreResult<Vec<String>> {
+pub async fn past_deadline(
+    pool: &sqlx::AnyPool,
+    now: Timestamp,
+    limit: usize,
+) -> StoreResult<Vec<String>> {
     let rows = sqlx::query(
         "SELECT task_id FROM queue_tasks WHERE deadline <= $1 AND state IN ('unscheduled', 'pending', 'running') \
          ORDER BY deadline LIMIT $2",
@@ -213,12 +249,17 @@ pub async fn past_deadline(pool: &sqlx::AnyPool, now: Timestamp, limit: usize) -
 }
 
 /// Tasks whose `expires` has passed.
-pub async fn expired(pool: &sqlx::AnyPool, now: Timestamp, limit: usize) -> StoreResult<Vec<String>> {
-    let rows = sqlx::query("SELECT task_id FROM queue_tasks WHERE expires < $1 ORDER BY expires LIMIT $2")
-        .bind(now.millis())
-        .bind(limit as i64)
-        .fetch_all(pool)
-        .await?;
+pub async fn expired(
+    pool: &sqlx::AnyPool,
+    now: Timestamp,
+    limit: usize,
+) -> StoreResult<Vec<String>> {
+    let rows =
+        sqlx::query("SELECT task_id FROM queue_tasks WHERE expires < $1 ORDER BY expires LIMIT $2")
+            .bind(now.millis())
+            .bind(limit as i64)
+            .fetch_all(pool)
+            .await?;
     rows.iter().map(|r| Ok(r.try_get("task_id")?)).collect()
 }
 

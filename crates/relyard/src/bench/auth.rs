@@ -36,15 +36,31 @@ pub struct AuthBenchArgs {
 pub async fn run(args: AuthBenchArgs) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     let (auth_p50, expand_p50) = in_process(&args).await?;
-    rows.push(("authenticate() of a Hawk-signed request (client scopes via roles), p50".to_string(), us(auth_p50), "≤ 50 µs".to_string()));
-    rows.push((format!("expand one repo role with {} roles, p50", args.roles), us(expand_p50), "-".to_string()));
+    rows.push((
+        "authenticate() of a Hawk-signed request (client scopes via roles), p50".to_string(),
+        us(auth_p50),
+        "≤ 50 µs".to_string(),
+    ));
+    rows.push((
+        format!("expand one repo role with {} roles, p50", args.roles),
+        us(expand_p50),
+        "-".to_string(),
+    ));
 
     let child = ChildServer::start(None).await?;
     let signed = http_rate(&child, true, &args).await?;
     let unsigned = http_rate(&child, false, &args).await?;
     child.stop().await;
-    rows.push((format!("Hawk-signed no-op requests, {} clients", args.concurrency), format!("{signed:.0} req/s"), "-".into()));
-    rows.push((format!("unsigned no-op requests, {} clients", args.concurrency), format!("{unsigned:.0} req/s"), "-".into()));
+    rows.push((
+        format!("Hawk-signed no-op requests, {} clients", args.concurrency),
+        format!("{signed:.0} req/s"),
+        "-".into(),
+    ));
+    rows.push((
+        format!("unsigned no-op requests, {} clients", args.concurrency),
+        format!("{unsigned:.0} req/s"),
+        "-".into(),
+    ));
     print_table("relyard bench auth (SQLite)", &rows);
     Ok(())
 }
@@ -56,7 +72,13 @@ async fn load_roles(server: &Server, n: usize) -> anyhow::Result<()> {
     let mut tx = server.db.begin().await?;
     for i in 0..n {
         let (role_id, scopes) = if i < 100 {
-            (format!("worker-pool:pool{i}"), vec![format!("queue:claim-work:proj/pool{i}"), format!("secrets:get:pool{i}/*")])
+            (
+                format!("worker-pool:pool{i}"),
+                vec![
+                    format!("queue:claim-work:proj/pool{i}"),
+                    format!("secrets:get:pool{i}/*"),
+                ],
+            )
         } else {
             (
                 format!("repo:github.com/org/r{i}:branch:*"),
@@ -67,7 +89,13 @@ async fn load_roles(server: &Server, n: usize) -> anyhow::Result<()> {
                 ],
             )
         };
-        let row = relyard_auth::store::RoleRow { role_id, description: String::new(), scopes, created: now, last_modified: now };
+        let row = relyard_auth::store::RoleRow {
+            role_id,
+            description: String::new(),
+            scopes,
+            created: now,
+            last_modified: now,
+        };
         relyard_auth::store::upsert_role(&mut tx, &row).await?;
     }
     tx.commit().await?;
@@ -77,7 +105,11 @@ async fn load_roles(server: &Server, n: usize) -> anyhow::Result<()> {
 
 async fn in_process(args: &AuthBenchArgs) -> anyhow::Result<(Duration, Duration)> {
     let dir = tempfile::tempdir()?;
-    let token = format!("{}{}", relyard_core::ids::slugid(), relyard_core::ids::slugid());
+    let token = format!(
+        "{}{}",
+        relyard_core::ids::slugid(),
+        relyard_core::ids::slugid()
+    );
     let server = Server::start(ServerConfig {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         root_url: None,
@@ -94,8 +126,9 @@ async fn in_process(args: &AuthBenchArgs) -> anyhow::Result<(Duration, Duration)
 
     // A client whose scopes come through the roles, as a CI job's do.
     let root = taskcluster::Auth::new(
-        taskcluster::ClientBuilder::new(&server.root_url)
-            .credentials(taskcluster::Credentials::new(relyard_auth::ROOT_CLIENT_ID, &token)),
+        taskcluster::ClientBuilder::new(&server.root_url).credentials(
+            taskcluster::Credentials::new(relyard_auth::ROOT_CLIENT_ID, &token),
+        ),
     )?;
     let client_id = "bench/ci-job";
     let created = root
@@ -108,11 +141,18 @@ async fn in_process(args: &AuthBenchArgs) -> anyhow::Result<(Duration, Duration)
             }),
         )
         .await?;
-    let access_token = created["accessToken"].as_str().ok_or_else(|| anyhow::anyhow!("no accessToken"))?;
+    let access_token = created["accessToken"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("no accessToken"))?;
     let key = hawk::Key::new(access_token.as_bytes(), hawk::DigestAlgorithm::Sha256)?;
-    let credentials = hawk::Credentials { id: client_id.to_string(), key };
+    let credentials = hawk::Credentials {
+        id: client_id.to_string(),
+        key,
+    };
     let path = "/api/queue/v1/task/abc/status";
-    let header = hawk::RequestBuilder::new("GET", "127.0.0.1", 8080, path).request().make_header(&credentials)?;
+    let header = hawk::RequestBuilder::new("GET", "127.0.0.1", 8080, path)
+        .request()
+        .make_header(&credentials)?;
     let authorization = format!("Hawk {header}");
     let input = HawkInput {
         method: "GET",
@@ -123,7 +163,11 @@ async fn in_process(args: &AuthBenchArgs) -> anyhow::Result<(Duration, Duration)
         payload: None,
     };
     // Warm the client cache as a long-running server has it.
-    server.auth.authenticate(&input, None).await.map_err(|_| anyhow::anyhow!("benchmark request did not authenticate"))?;
+    server
+        .auth
+        .authenticate(&input, None)
+        .await
+        .map_err(|_| anyhow::anyhow!("benchmark request did not authenticate"))?;
     let mut auth_samples = Vec::with_capacity(args.samples);
     for _ in 0..args.samples {
         let t = Instant::now();
@@ -142,12 +186,16 @@ async fn in_process(args: &AuthBenchArgs) -> anyhow::Result<(Duration, Duration)
         expand_samples.push(t.elapsed());
     }
     server.stop().await?;
-    Ok((percentile(&mut auth_samples, 50.0), percentile(&mut expand_samples, 50.0)))
+    Ok((
+        percentile(&mut auth_samples, 50.0),
+        percentile(&mut expand_samples, 50.0),
+    ))
 }
 
 /// Requests per second of `GET /api/auth/v1/scopes/current` (signed) or `/ping` (unsigned).
 async fn http_rate(child: &ChildServer, signed: bool, args: &AuthBenchArgs) -> anyhow::Result<f64> {
-    let creds = taskcluster::Credentials::new(relyard_auth::ROOT_CLIENT_ID, &child.root_access_token);
+    let creds =
+        taskcluster::Credentials::new(relyard_auth::ROOT_CLIENT_ID, &child.root_access_token);
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let count = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut loops = Vec::new();

@@ -22,7 +22,11 @@ impl ChildServer {
             Some(u) => u.to_string(),
             None => format!("sqlite:{}", dir.path().join("bench.db").display()),
         };
-        let token = format!("{}{}", relyard_core::ids::slugid(), relyard_core::ids::slugid());
+        let token = format!(
+            "{}{}",
+            relyard_core::ids::slugid(),
+            relyard_core::ids::slugid()
+        );
         let mut child = Command::new(std::env::current_exe()?)
             .arg("serve")
             .args(["--listen", "127.0.0.1:0", "--database-url", &db])
@@ -37,14 +41,22 @@ impl ChildServer {
         let stderr = child.stderr.take().context("no stderr")?;
         let mut lines = BufReader::new(stderr).lines();
         let root_url = loop {
-            let line = lines.next_line().await?.context("relyard serve exited before serving")?;
+            let line = lines
+                .next_line()
+                .await?
+                .context("relyard serve exited before serving")?;
             if let Some(url) = line.strip_prefix("relyard serving at ") {
                 break url.trim().to_string();
             }
         };
         // Keep reading so the child never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Ok(ChildServer { root_url, root_access_token: token, child, _dir: dir })
+        Ok(ChildServer {
+            root_url,
+            root_access_token: token,
+            child,
+            _dir: dir,
+        })
     }
 
     /// Peak resident memory of the server process so far (`VmHWM`), in bytes.
@@ -59,7 +71,9 @@ impl ChildServer {
     pub async fn stop(mut self) {
         if let Some(pid) = self.child.id() {
             // SIGTERM for a graceful stop; kill_on_drop covers the rest.
-            let _ = std::process::Command::new("kill").arg(pid.to_string()).status();
+            let _ = std::process::Command::new("kill")
+                .arg(pid.to_string())
+                .status();
         }
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), self.child.wait()).await;
     }

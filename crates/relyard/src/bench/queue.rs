@@ -19,7 +19,11 @@ pub struct QueueBenchArgs {
     /// Benchmark an already running server instead of starting one (needs --client-id and --access-token).
     #[arg(long)]
     root_url: Option<String>,
-    #[arg(long, env = "TASKCLUSTER_CLIENT_ID", default_value = "static/taskcluster/root")]
+    #[arg(
+        long,
+        env = "TASKCLUSTER_CLIENT_ID",
+        default_value = "static/taskcluster/root"
+    )]
     client_id: String,
     #[arg(long, env = "TASKCLUSTER_ACCESS_TOKEN", hide_env_values = true)]
     access_token: Option<String>,
@@ -65,7 +69,9 @@ pub async fn run(args: QueueBenchArgs) -> anyhow::Result<()> {
             root_url: url.clone(),
             credentials: Credentials::new(
                 &args.client_id,
-                args.access_token.as_deref().context("--access-token (or TASKCLUSTER_ACCESS_TOKEN) is required with --root-url")?,
+                args.access_token.as_deref().context(
+                    "--access-token (or TASKCLUSTER_ACCESS_TOKEN) is required with --root-url",
+                )?,
             ),
         },
         (None, None) => anyhow::bail!("no server to benchmark"),
@@ -79,30 +85,57 @@ pub async fn run(args: QueueBenchArgs) -> anyhow::Result<()> {
 
     let mut rows = Vec::new();
     let (create_rate, burn_rate) = burn_down(&target, args.tasks, args.workers).await?;
-    rows.push((format!("(a) create {} no-op tasks", args.tasks), format!("{create_rate:.0} tasks/s"), "-".into()));
+    rows.push((
+        format!("(a) create {} no-op tasks", args.tasks),
+        format!("{create_rate:.0} tasks/s"),
+        "-".into(),
+    ));
     rows.push((
         format!("(a) burn-down: claim+complete, {} workers", args.workers),
         format!("{burn_rate:.0} tasks/s"),
         "≥ 5,000 (SQLite) / ≥ 2,500 (PostgreSQL)".into(),
     ));
     let (total, mut hops) = chains(&target, 40, 5).await?;
-    rows.push(("(b) chain of 40: total (mean of 5)".into(), ms(total), "≤ 100 ms".into()));
+    rows.push((
+        "(b) chain of 40: total (mean of 5)".into(),
+        ms(total),
+        "≤ 100 ms".into(),
+    ));
     rows.push((
         "(b) hop completed(i)→claimed(i+1) p50 / p99".into(),
-        format!("{} / {}", ms(percentile(&mut hops, 50.0)), ms(percentile(&mut hops, 99.0))),
+        format!(
+            "{} / {}",
+            ms(percentile(&mut hops, 50.0)),
+            ms(percentile(&mut hops, 99.0))
+        ),
         "-".into(),
     ));
     let (fan_out, fan_in) = diamond(&target, 1000, args.workers).await?;
-    rows.push(("(c) diamond: root completed → 1,000 claimed".into(), ms(fan_out), "≤ 50 ms".into()));
-    rows.push(("(c) diamond: last leaf completed → sink claimed".into(), ms(fan_in), "≤ 50 ms".into()));
+    rows.push((
+        "(c) diamond: root completed → 1,000 claimed".into(),
+        ms(fan_out),
+        "≤ 50 ms".into(),
+    ));
+    rows.push((
+        "(c) diamond: last leaf completed → sink claimed".into(),
+        ms(fan_in),
+        "≤ 50 ms".into(),
+    ));
     let mut wake = wakeups(&target, args.wakeups).await?;
     rows.push((
         "(d) claimWork wake-up p50 / p99".into(),
-        format!("{} / {}", ms(percentile(&mut wake, 50.0)), ms(percentile(&mut wake, 99.0))),
+        format!(
+            "{} / {}",
+            ms(percentile(&mut wake, 50.0)),
+            ms(percentile(&mut wake, 99.0))
+        ),
         "p99 ≤ 5 ms".into(),
     ));
     if let Some(c) = &child {
-        let rss = c.peak_rss().map(|b| format!("{:.0} MB", b as f64 / 1e6)).unwrap_or_else(|| "n/a".into());
+        let rss = c
+            .peak_rss()
+            .map(|b| format!("{:.0} MB", b as f64 / 1e6))
+            .unwrap_or_else(|| "n/a".into());
         rows.push(("(e) server peak RSS".into(), rss, "≤ 200 MB".into()));
     }
     print_table(&format!("relyard bench queue ({backend})"), &rows);
@@ -142,20 +175,34 @@ fn claimed(answer: &Value) -> Vec<(String, String)> {
         .map(|tasks| {
             tasks
                 .iter()
-                .filter_map(|t| Some((t["status"]["taskId"].as_str()?.to_string(), t["runId"].as_u64()?.to_string())))
+                .filter_map(|t| {
+                    Some((
+                        t["status"]["taskId"].as_str()?.to_string(),
+                        t["runId"].as_u64()?.to_string(),
+                    ))
+                })
                 .collect()
         })
         .unwrap_or_default()
 }
 
-async fn create_all(target: &Target, defs: Vec<(String, Value)>, concurrency: usize) -> anyhow::Result<()> {
-    let clients: Vec<Queue> = (0..concurrency).map(|_| target.queue()).collect::<anyhow::Result<_>>()?;
+async fn create_all(
+    target: &Target,
+    defs: Vec<(String, Value)>,
+    concurrency: usize,
+) -> anyhow::Result<()> {
+    let clients: Vec<Queue> = (0..concurrency)
+        .map(|_| target.queue())
+        .collect::<anyhow::Result<_>>()?;
     let clients = Arc::new(clients);
     stream::iter(defs.into_iter().enumerate())
         .map(|(i, (id, def))| {
             let clients = Arc::clone(&clients);
             async move {
-                clients[i % clients.len()].createTask(&id, &def).await.with_context(|| format!("createTask {id}"))?;
+                clients[i % clients.len()]
+                    .createTask(&id, &def)
+                    .await
+                    .with_context(|| format!("createTask {id}"))?;
                 anyhow::Ok(())
             }
         })
@@ -167,8 +214,9 @@ async fn create_all(target: &Target, defs: Vec<(String, Value)>, concurrency: us
 /// (a): create `n` tasks, then `workers` loops claim and complete them all.
 async fn burn_down(target: &Target, n: usize, workers: usize) -> anyhow::Result<(f64, f64)> {
     let group = relyard_core::ids::slugid();
-    let defs: Vec<(String, Value)> =
-        (0..n).map(|_| (relyard_core::ids::slugid(), task_def("burn", &group, &[]))).collect();
+    let defs: Vec<(String, Value)> = (0..n)
+        .map(|_| (relyard_core::ids::slugid(), task_def("burn", &group, &[])))
+        .collect();
     let start = Instant::now();
     create_all(target, defs, workers).await?;
     let create_rate = n as f64 / start.elapsed().as_secs_f64();
@@ -216,7 +264,11 @@ async fn burn_down(target: &Target, n: usize, workers: usize) -> anyhow::Result<
 }
 
 /// (b): `rounds` chains of `len` tasks, one worker: total time and completed(i) → claimed(i+1).
-async fn chains(target: &Target, len: usize, rounds: usize) -> anyhow::Result<(Duration, Vec<Duration>)> {
+async fn chains(
+    target: &Target,
+    len: usize,
+    rounds: usize,
+) -> anyhow::Result<(Duration, Vec<Duration>)> {
     let queue = target.queue()?;
     let mut hops = Vec::new();
     let mut total = Duration::ZERO;
@@ -226,12 +278,18 @@ async fn chains(target: &Target, len: usize, rounds: usize) -> anyhow::Result<(D
         let wt = format!("chain{round}");
         let start = Instant::now();
         for (i, id) in ids.iter().enumerate() {
-            let deps: Vec<String> = if i == 0 { vec![] } else { vec![ids[i - 1].clone()] };
+            let deps: Vec<String> = if i == 0 {
+                vec![]
+            } else {
+                vec![ids[i - 1].clone()]
+            };
             queue.createTask(id, &task_def(&wt, &group, &deps)).await?;
         }
         let mut last_completed: Option<Instant> = None;
         for _ in 0..len {
-            let answer = queue.claimWork(&format!("bench/{wt}"), &claim_body(0, 1)).await?;
+            let answer = queue
+                .claimWork(&format!("bench/{wt}"), &claim_body(0, 1))
+                .await?;
             let claimed_at = Instant::now();
             let got = claimed(&answer);
             let (task_id, run_id) = got.first().context("chain: claimWork returned no task")?;
@@ -247,19 +305,38 @@ async fn chains(target: &Target, len: usize, rounds: usize) -> anyhow::Result<(D
 }
 
 /// (c): root → `width` leaves → sink.
-async fn diamond(target: &Target, width: usize, workers: usize) -> anyhow::Result<(Duration, Duration)> {
+async fn diamond(
+    target: &Target,
+    width: usize,
+    workers: usize,
+) -> anyhow::Result<(Duration, Duration)> {
     let queue = target.queue()?;
     let group = relyard_core::ids::slugid();
     let root = relyard_core::ids::slugid();
     let leaves: Vec<String> = (0..width).map(|_| relyard_core::ids::slugid()).collect();
     let sink = relyard_core::ids::slugid();
-    queue.createTask(&root, &task_def("diamond", &group, &[])).await?;
-    let leaf_defs = leaves.iter().map(|id| (id.clone(), task_def("diamond", &group, std::slice::from_ref(&root)))).collect();
+    queue
+        .createTask(&root, &task_def("diamond", &group, &[]))
+        .await?;
+    let leaf_defs = leaves
+        .iter()
+        .map(|id| {
+            (
+                id.clone(),
+                task_def("diamond", &group, std::slice::from_ref(&root)),
+            )
+        })
+        .collect();
     create_all(target, leaf_defs, workers).await?;
-    queue.createTask(&sink, &task_def("diamond", &group, &leaves)).await?;
+    queue
+        .createTask(&sink, &task_def("diamond", &group, &leaves))
+        .await?;
 
     let answer = queue.claimWork("bench/diamond", &claim_body(0, 1)).await?;
-    let (task_id, run_id) = claimed(&answer).into_iter().next().context("diamond: root not claimable")?;
+    let (task_id, run_id) = claimed(&answer)
+        .into_iter()
+        .next()
+        .context("diamond: root not claimable")?;
     queue.reportCompleted(&task_id, &run_id).await?;
     let root_done = Instant::now();
     let mut got = Vec::new();
@@ -269,13 +346,20 @@ async fn diamond(target: &Target, width: usize, workers: usize) -> anyhow::Resul
     }
     let fan_out = root_done.elapsed();
 
-    let clients: Vec<Queue> = (0..workers).map(|_| target.queue()).collect::<anyhow::Result<_>>()?;
+    let clients: Vec<Queue> = (0..workers)
+        .map(|_| target.queue())
+        .collect::<anyhow::Result<_>>()?;
     let clients = Arc::new(clients);
     let (last, rest) = got.split_last().context("diamond: no leaves")?;
     stream::iter(rest.iter().cloned().enumerate())
         .map(|(i, (t, r))| {
             let clients = Arc::clone(&clients);
-            async move { clients[i % clients.len()].reportCompleted(&t, &r).await.map(|_| ()) }
+            async move {
+                clients[i % clients.len()]
+                    .reportCompleted(&t, &r)
+                    .await
+                    .map(|_| ())
+            }
         })
         .buffer_unordered(workers)
         .try_collect::<()>()
@@ -284,8 +368,14 @@ async fn diamond(target: &Target, width: usize, workers: usize) -> anyhow::Resul
     let leaves_done = Instant::now();
     let answer = queue.claimWork("bench/diamond", &claim_body(2, 1)).await?;
     let fan_in = leaves_done.elapsed();
-    let (sink_claimed, run) = claimed(&answer).into_iter().next().context("diamond: sink not claimable")?;
-    anyhow::ensure!(sink_claimed == sink, "diamond: claimed {sink_claimed}, expected the sink");
+    let (sink_claimed, run) = claimed(&answer)
+        .into_iter()
+        .next()
+        .context("diamond: sink not claimable")?;
+    anyhow::ensure!(
+        sink_claimed == sink,
+        "diamond: claimed {sink_claimed}, expected the sink"
+    );
     queue.reportCompleted(&sink_claimed, &run).await?;
     Ok((fan_out, fan_in))
 }
@@ -311,7 +401,11 @@ async fn wakeups(target: &Target, samples: usize) -> anyhow::Result<Vec<Duration
         let created_at = Instant::now();
         creator.createTask(&id, &def).await?;
         let (claimed_at, got) = waiting.await??;
-        anyhow::ensure!(got.len() == 1, "wake-up: claimWork returned {} tasks", got.len());
+        anyhow::ensure!(
+            got.len() == 1,
+            "wake-up: claimWork returned {} tasks",
+            got.len()
+        );
         worker.reportCompleted(&got[0].0, &got[0].1).await?;
         out.push(claimed_at.saturating_duration_since(created_at));
     }

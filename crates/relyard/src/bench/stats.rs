@@ -22,8 +22,18 @@ pub fn us(d: Duration) -> String {
 
 /// Prints rows of (measurement, result, target) as an aligned table.
 pub fn print_table(title: &str, rows: &[(String, String, String)]) {
-    let w0 = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0).max(11);
-    let w1 = rows.iter().map(|r| r.1.chars().count()).max().unwrap_or(0).max(6);
+    let w0 = rows
+        .iter()
+        .map(|r| r.0.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(11);
+    let w1 = rows
+        .iter()
+        .map(|r| r.1.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(6);
     println!("\n{title}");
     println!("| {:w0$} | {:w1$} | target |", "measurement", "result");
     println!("|{}|{}|--------|", "-".repeat(w0 + 2), "-".repeat(w1 + 2));

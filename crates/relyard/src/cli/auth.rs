@@ -34,7 +34,9 @@ enum ClientVerb {
         #[arg(long)]
         prefix: Option<String>,
     },
-    Get { client_id: String },
+    Get {
+        client_id: String,
+    },
     /// Prints the new client with its accessToken (shown only once).
     Create {
         client_id: String,
@@ -58,17 +60,27 @@ enum ClientVerb {
         #[arg(long, default_value = "1 year")]
         expires: String,
     },
-    Enable { client_id: String },
-    Disable { client_id: String },
+    Enable {
+        client_id: String,
+    },
+    Disable {
+        client_id: String,
+    },
     /// Issues a new accessToken; the old one stops working.
-    Reset { client_id: String },
-    Delete { client_id: String },
+    Reset {
+        client_id: String,
+    },
+    Delete {
+        client_id: String,
+    },
 }
 
 #[derive(Subcommand)]
 enum RoleVerb {
     List,
-    Get { role_id: String },
+    Get {
+        role_id: String,
+    },
     Create {
         role_id: String,
         #[arg(long, default_value = "")]
@@ -83,7 +95,9 @@ enum RoleVerb {
         #[arg(long = "scope")]
         scopes: Vec<String>,
     },
-    Delete { role_id: String },
+    Delete {
+        role_id: String,
+    },
 }
 
 pub async fn run(args: AuthArgs) -> anyhow::Result<()> {
@@ -92,7 +106,13 @@ pub async fn run(args: AuthArgs) -> anyhow::Result<()> {
         AuthVerb::Client(v) => match v {
             ClientVerb::List { prefix } => auth.listClients(prefix.as_deref(), None, None).await?,
             ClientVerb::Get { client_id } => auth.client(&client_id).await?,
-            ClientVerb::Create { client_id, description, scopes, expires, delete_on_expiration } => {
+            ClientVerb::Create {
+                client_id,
+                description,
+                scopes,
+                expires,
+                delete_on_expiration,
+            } => {
                 let body = json!({
                     "description": description,
                     "scopes": scopes,
@@ -101,7 +121,12 @@ pub async fn run(args: AuthArgs) -> anyhow::Result<()> {
                 });
                 auth.createClient(&client_id, &body).await?
             }
-            ClientVerb::Update { client_id, description, scopes, expires } => {
+            ClientVerb::Update {
+                client_id,
+                description,
+                scopes,
+                expires,
+            } => {
                 let body = json!({ "description": description, "scopes": scopes, "expires": from_now(&expires)? });
                 auth.updateClient(&client_id, &body).await?
             }
@@ -116,11 +141,27 @@ pub async fn run(args: AuthArgs) -> anyhow::Result<()> {
         AuthVerb::Role(v) => match v {
             RoleVerb::List => auth.listRoles().await?,
             RoleVerb::Get { role_id } => auth.role(&role_id).await?,
-            RoleVerb::Create { role_id, description, scopes } => {
-                auth.createRole(&role_id, &json!({ "description": description, "scopes": scopes })).await?
+            RoleVerb::Create {
+                role_id,
+                description,
+                scopes,
+            } => {
+                auth.createRole(
+                    &role_id,
+                    &json!({ "description": description, "scopes": scopes }),
+                )
+                .await?
             }
-            RoleVerb::Update { role_id, description, scopes } => {
-                auth.updateRole(&role_id, &json!({ "description": description, "scopes": scopes })).await?
+            RoleVerb::Update {
+                role_id,
+                description,
+                scopes,
+            } => {
+                auth.updateRole(
+                    &role_id,
+                    &json!({ "description": description, "scopes": scopes }),
+                )
+                .await?
             }
             RoleVerb::Delete { role_id } => {
                 auth.deleteRole(&role_id).await?;

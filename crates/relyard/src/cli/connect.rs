@@ -30,22 +30,29 @@ struct CredentialsFile {
 impl ConnectArgs {
     /// The root URL and credentials to use.
     pub fn resolve(&self) -> anyhow::Result<(String, Option<Credentials>)> {
-        let env_url = std::env::var("TASKCLUSTER_ROOT_URL").ok().filter(|s| !s.is_empty());
+        let env_url = std::env::var("TASKCLUSTER_ROOT_URL")
+            .ok()
+            .filter(|s| !s.is_empty());
         let env_creds = Credentials::from_env().ok();
         if env_creds.is_some() || env_url.is_some() || !self.credentials_file.exists() {
-            let url = self
-                .root_url
-                .clone()
-                .or(env_url)
-                .context("no server: set TASKCLUSTER_ROOT_URL or pass --root-url (or run `relyard up` here)")?;
+            let url = self.root_url.clone().or(env_url).context(
+                "no server: set TASKCLUSTER_ROOT_URL or pass --root-url (or run `relyard up` here)",
+            )?;
             return Ok((url, env_creds));
         }
         let raw = std::fs::read(&self.credentials_file)
             .with_context(|| format!("reading {}", self.credentials_file.display()))?;
-        let file: CredentialsFile = serde_json::from_slice(&raw)
-            .with_context(|| format!("{} is not a relyard credentials file", self.credentials_file.display()))?;
+        let file: CredentialsFile = serde_json::from_slice(&raw).with_context(|| {
+            format!(
+                "{} is not a relyard credentials file",
+                self.credentials_file.display()
+            )
+        })?;
         let url = self.root_url.clone().unwrap_or(file.root_url);
-        Ok((url, Some(Credentials::new(file.client_id, file.access_token))))
+        Ok((
+            url,
+            Some(Credentials::new(file.client_id, file.access_token)),
+        ))
     }
 
     pub fn client(&self) -> anyhow::Result<ClientBuilder> {

@@ -18,7 +18,9 @@ pub struct SecretsArgs {
 #[derive(Subcommand)]
 enum SecretsVerb {
     /// Prints `{secret, expires}`.
-    Get { name: String },
+    Get {
+        name: String,
+    },
     /// Stores a JSON object (from --value, or --file, `-` for stdin).
     Set {
         name: String,
@@ -31,23 +33,39 @@ enum SecretsVerb {
     },
     /// Names of the secrets.
     List,
-    Rm { name: String },
+    Rm {
+        name: String,
+    },
 }
 
 pub async fn run(args: SecretsArgs) -> anyhow::Result<()> {
     let secrets = Secrets::new(args.connect.client()?)?;
     match args.verb {
         SecretsVerb::Get { name } => print_json(&secrets.get(&name).await?),
-        SecretsVerb::Set { name, value, file, expires } => {
+        SecretsVerb::Set {
+            name,
+            value,
+            file,
+            expires,
+        } => {
             let text = match (value, file) {
                 (Some(v), _) => v,
-                (None, Some(p)) if p.as_os_str() == "-" => std::io::read_to_string(std::io::stdin())?,
-                (None, Some(p)) => std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?,
+                (None, Some(p)) if p.as_os_str() == "-" => {
+                    std::io::read_to_string(std::io::stdin())?
+                }
+                (None, Some(p)) => std::fs::read_to_string(&p)
+                    .with_context(|| format!("reading {}", p.display()))?,
                 (None, None) => anyhow::bail!("give the secret with --value JSON or --file PATH"),
             };
-            let secret: Value = serde_json::from_str(&text).context("the secret must be a JSON object")?;
+            let secret: Value =
+                serde_json::from_str(&text).context("the secret must be a JSON object")?;
             anyhow::ensure!(secret.is_object(), "the secret must be a JSON object");
-            secrets.set(&name, &json!({ "secret": secret, "expires": from_now(&expires)? })).await?;
+            secrets
+                .set(
+                    &name,
+                    &json!({ "secret": secret, "expires": from_now(&expires)? }),
+                )
+                .await?;
             print_json(&json!({ "set": name }))
         }
         SecretsVerb::List => {

@@ -38,8 +38,14 @@ pub struct ServeArgs {
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(args.claim_timeout >= 1, "--claim-timeout must be at least 1 second");
-    anyhow::ensure!(args.reaper_interval_ms >= 10, "--reaper-interval-ms must be at least 10");
+    anyhow::ensure!(
+        args.claim_timeout >= 1,
+        "--claim-timeout must be at least 1 second"
+    );
+    anyhow::ensure!(
+        args.reaper_interval_ms >= 10,
+        "--reaper-interval-ms must be at least 10"
+    );
     let encryption_keys = parse_keys(&args.encryption_keys)?;
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
