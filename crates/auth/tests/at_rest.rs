@@ -64,7 +64,7 @@ async fn postgres_rows(server: &TestServer) -> Vec<String> {
     let db = server.db.db.reader();
     let tables = sqlx::query(
         "SELECT table_name::text AS t FROM information_schema.tables \
-         WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+         WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
     )
     .fetch_all(db)
     .await
