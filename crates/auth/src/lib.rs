@@ -32,5 +32,5 @@ pub use service::{AuthConfig, AuthService, Credentials, QUEUE_CLIENT_ID, ROOT_CL
 pub use sweep::run_background;
 
 pub fn migrations() -> relyard_store::Migrations {
-    relyard_store::migrations!("auth")
+    relyard_store::migrations!("auth", portable)
 }

@@ -123,7 +123,7 @@ impl Queue {
 
 /// The queue's migrations (4xxx).
 pub fn migrations() -> relyard_store::Migrations {
-    relyard_store::migrations!("queue")
+    relyard_store::migrations!("queue", portable)
 }
 
 /// sqlx errors outside the store modules (commit, begin) become Taskcluster errors here.

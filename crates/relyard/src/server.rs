@@ -108,15 +108,7 @@ impl Server {
             shutdown.clone(),
         ));
 
-        let blobs = Arc::new(
-            BlobStore::local(
-                config.data_dir.join("artifacts"),
-                root_url.clone(),
-                blob_signing_key(&config),
-                db.clone(),
-            )
-            .map_err(|e| ServerError::Config(format!("artifact storage: {e}")))?,
-        );
+        let blobs = Arc::new(artifact_store(&config, &root_url, db.clone())?);
         let queue = Queue::new(
             db.clone(),
             Arc::clone(&bus),
@@ -232,4 +224,28 @@ fn blob_signing_key(config: &ServerConfig) -> Vec<u8> {
     use sha2::{Digest, Sha256};
     Sha256::digest(format!("relyard artifact urls\n{}", config.root_access_token).as_bytes())
         .to_vec()
+}
+
+/// Artifact bytes: S3-compatible storage when configured, else a directory under the data dir.
+fn artifact_store(config: &ServerConfig, root_url: &str, db: Db) -> Result<BlobStore, ServerError> {
+    let key = blob_signing_key(config);
+    let store = match &config.artifact_s3 {
+        Some(s3) => BlobStore::s3(
+            s3.bucket.clone(),
+            s3.endpoint.clone(),
+            s3.region.clone(),
+            s3.access_key_id.clone(),
+            s3.secret_access_key.clone(),
+            root_url.to_string(),
+            key,
+            db,
+        ),
+        None => BlobStore::local(
+            config.data_dir.join("artifacts"),
+            root_url.to_string(),
+            key,
+            db,
+        ),
+    };
+    store.map_err(|e| ServerError::Config(format!("artifact storage: {e}")))
 }

@@ -2,7 +2,8 @@ use sqlx::migrate::Migrator;
 
 use crate::{Backend, Db, StoreResult};
 
-/// A crate's migrations, one directory per backend (`migrations/sqlite`, `migrations/postgres`).
+/// A crate's migrations: one directory for both backends (`migrations/`) when its DDL is
+/// portable, else one per backend (`migrations/sqlite`, `migrations/postgres`).
 ///
 /// Crates share one `_sqlx_migrations` table, so each crate numbers its migrations in a range of its
 /// own (store 1xxx, events 2xxx, auth 3xxx, queue 4xxx, secrets 5xxx, …) and each migrator ignores
@@ -13,9 +14,17 @@ pub struct Migrations {
     pub postgres: Migrator,
 }
 
-/// Builds a [`Migrations`] from a crate's `migrations/sqlite` and `migrations/postgres`.
+/// Builds a [`Migrations`]: `migrations!("queue", portable)` from the crate's `migrations/`,
+/// `migrations!("events")` from its `migrations/sqlite` and `migrations/postgres`.
 #[macro_export]
 macro_rules! migrations {
+    ($name:expr, portable) => {
+        $crate::Migrations {
+            name: $name,
+            sqlite: $crate::sqlx::migrate!("./migrations"),
+            postgres: $crate::sqlx::migrate!("./migrations"),
+        }
+    };
     ($name:expr) => {
         $crate::Migrations {
             name: $name,

@@ -34,6 +34,7 @@ impl TestServer {
             database_url: db.url.clone(),
             amqp_url: None,
             data_dir: data.path().to_path_buf(),
+            artifact_s3: None,
             root_access_token: root_access_token.clone(),
             encryption_keys: vec![("test".into(), "a test encryption key".into())],
             claim_timeout_secs: relyard::config::DEFAULT_CLAIM_TIMEOUT_SECS,

@@ -116,6 +116,7 @@ async fn in_process(args: &AuthBenchArgs) -> anyhow::Result<(Duration, Duration)
         database_url: format!("sqlite:{}", dir.path().join("bench.db").display()),
         amqp_url: None,
         data_dir: dir.path().join("data"),
+        artifact_s3: None,
         root_access_token: token.clone(),
         encryption_keys: vec![("bench".into(), "a benchmark encryption key".into())],
         claim_timeout_secs: relyard::config::DEFAULT_CLAIM_TIMEOUT_SECS,

@@ -3,7 +3,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use relyard::config::ServerConfig;
+use relyard::config::{S3Config, ServerConfig};
 use relyard::server::Server;
 
 #[derive(Args)]
@@ -23,6 +23,26 @@ pub struct ServeArgs {
     /// Directory for artifact bytes.
     #[arg(long, env = "RELYARD_DATA_DIR", default_value = ".relyard/data")]
     data_dir: PathBuf,
+    /// Keep artifact bytes in this S3-compatible bucket instead of --data-dir.
+    #[arg(long, env = "RELYARD_ARTIFACTS_S3_BUCKET")]
+    artifacts_s3_bucket: Option<String>,
+    /// Endpoint of an S3-compatible service (e.g. MinIO); AWS when absent.
+    #[arg(long, env = "RELYARD_ARTIFACTS_S3_ENDPOINT")]
+    artifacts_s3_endpoint: Option<String>,
+    #[arg(long, env = "RELYARD_ARTIFACTS_S3_REGION", default_value = "us-east-1")]
+    artifacts_s3_region: String,
+    #[arg(
+        long,
+        env = "RELYARD_ARTIFACTS_S3_ACCESS_KEY_ID",
+        hide_env_values = true
+    )]
+    artifacts_s3_access_key_id: Option<String>,
+    #[arg(
+        long,
+        env = "RELYARD_ARTIFACTS_S3_SECRET_ACCESS_KEY",
+        hide_env_values = true
+    )]
+    artifacts_s3_secret_access_key: Option<String>,
     /// Access token of the root client static/taskcluster/root.
     #[arg(long, env = "RELYARD_ROOT_ACCESS_TOKEN", hide_env_values = true)]
     root_access_token: String,
@@ -47,6 +67,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         "--reaper-interval-ms must be at least 10"
     );
     let encryption_keys = parse_keys(&args.encryption_keys)?;
+    let artifact_s3 = match args.artifacts_s3_bucket {
+        None => None,
+        Some(bucket) => Some(S3Config {
+            bucket,
+            endpoint: args.artifacts_s3_endpoint,
+            region: args.artifacts_s3_region,
+            access_key_id: args
+                .artifacts_s3_access_key_id
+                .context("--artifacts-s3-bucket needs RELYARD_ARTIFACTS_S3_ACCESS_KEY_ID")?,
+            secret_access_key: args
+                .artifacts_s3_secret_access_key
+                .context("--artifacts-s3-bucket needs RELYARD_ARTIFACTS_S3_SECRET_ACCESS_KEY")?,
+        }),
+    };
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
     let server = Server::start(ServerConfig {
@@ -55,6 +89,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         database_url: args.database_url,
         amqp_url: args.amqp_url,
         data_dir: args.data_dir,
+        artifact_s3,
         root_access_token: args.root_access_token,
         encryption_keys,
         claim_timeout_secs: args.claim_timeout,

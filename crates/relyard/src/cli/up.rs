@@ -47,6 +47,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         database_url: format!("sqlite:{}", db_path.display()),
         amqp_url: None,
         data_dir: args.dir.join("data"),
+        artifact_s3: None,
         root_access_token: secrets.root_access_token.clone(),
         encryption_keys: vec![("local".into(), secrets.encryption_key.clone())],
         claim_timeout_secs: relyard::config::DEFAULT_CLAIM_TIMEOUT_SECS,
