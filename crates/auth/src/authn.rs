@@ -13,7 +13,7 @@ use relyard_core::Timestamp;
 use crate::caller::Caller;
 use crate::hawk_verify::{has_bewit, parse_ext, HawkInput, Presented};
 use crate::scopes::{is_valid_scope, ScopeExpr};
-use crate::service::{constant_time_eq, ActiveClient, AuthFailure, AuthService};
+use crate::service::{ActiveClient, AuthFailure, AuthService};
 use crate::tempcreds::{self, Certificate};
 use crate::testauth;
 
@@ -214,8 +214,7 @@ impl AuthService {
                 "ext.certificate issuer `{issuer_id}` doesn't satisfy all certificate scopes"
             )));
         }
-        let expected = tempcreds::certificate_signature(&issuer.access_token, cert, named);
-        if !constant_time_eq(expected.as_bytes(), cert.signature.as_bytes()) {
+        if !tempcreds::verify_certificate_signature(&issuer.access_token, cert, named) {
             return Err(AuthFailure::Failed(
                 "ext.certificate.signature is not valid".into(),
             ));

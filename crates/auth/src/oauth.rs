@@ -25,7 +25,8 @@ use serde_json::{json, Value};
 use crate::authn::Realm;
 use crate::caller::Caller;
 use crate::scopes::{is_valid_scope, normalize_scopes, ScopeExpr};
-use crate::service::{constant_time_eq, derive_token, AuthFailure, AuthService};
+use crate::service::{derive_token, AuthFailure, AuthService};
+use crate::tempcreds::constant_time_eq;
 
 /// The longest a token lives; shorter when the client expires sooner.
 pub const MAX_TOKEN_LIFETIME_SECS: i64 = 3600;
@@ -288,7 +289,7 @@ impl AuthService {
             Err(AuthFailure::Internal(e)) => return Err(OAuthError::Internal(e)),
             Err(AuthFailure::Failed(_)) => return Err(refused()),
         };
-        if !constant_time_eq(client.access_token.as_bytes(), req.client_secret.as_bytes()) {
+        if !constant_time_eq(&client.access_token, &req.client_secret) {
             return Err(refused());
         }
         let held = self.with_anonymous(Realm::Live, client.expanded.as_ref().clone());
@@ -350,10 +351,7 @@ impl AuthService {
             .claims;
         let now = Timestamp::now();
         let client = self.active_client(&claims.sub, now).await?;
-        if !constant_time_eq(
-            self.oauth.fingerprint(&client.access_token).as_bytes(),
-            claims.tkf.as_bytes(),
-        ) {
+        if !constant_time_eq(&self.oauth.fingerprint(&client.access_token), &claims.tkf) {
             return Err(AuthFailure::Failed(
                 "Bearer token was issued before the client's access token was reset".into(),
             ));

@@ -3,12 +3,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use hmac::{Hmac, Mac};
 use relyard_core::{ApiError, Timestamp};
 use relyard_events::Bus;
 use relyard_store::Db;
 use serde::Serialize;
-use sha2::Sha256;
 use tokio_util::sync::CancellationToken;
 
 use crate::crypto::Cipher;
@@ -373,15 +371,8 @@ impl From<AuthFailure> for ApiError {
     }
 }
 
-/// A token derived from the root token, so every server with the same config agrees on it.
+/// A token derived from the root token, so every server with the same config agrees on it
+/// (the same keyed derivation temporary credentials use for their access token).
 pub(crate) fn derive_token(root_token: &str, purpose: &str) -> String {
-    use base64::Engine;
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(root_token.as_bytes())
-        .expect("HMAC takes keys of any length");
-    mac.update(purpose.as_bytes());
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
-}
-
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    tempcreds::temporary_access_token(root_token, purpose)
 }

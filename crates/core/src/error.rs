@@ -52,6 +52,24 @@ impl ErrorCode {
         }
     }
 
+    /// The code for an error status that did not come with one (e.g. axum's own rejections).
+    pub fn for_status(status: StatusCode) -> ErrorCode {
+        use ErrorCode::*;
+        match status {
+            StatusCode::UNAUTHORIZED => AuthenticationFailed,
+            StatusCode::FORBIDDEN => InsufficientScopes,
+            StatusCode::NOT_FOUND => ResourceNotFound,
+            StatusCode::CONFLICT => RequestConflict,
+            StatusCode::GONE => ResourceExpired,
+            StatusCode::PAYLOAD_TOO_LARGE => InputTooLarge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ContentTypeMismatch,
+            StatusCode::TOO_MANY_REQUESTS => TooManyRequests,
+            StatusCode::SERVICE_UNAVAILABLE => ServiceUnavailable,
+            s if s.is_server_error() => InternalServerError,
+            _ => InvalidRequestArguments,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         use ErrorCode::*;
         match self {
@@ -133,7 +151,7 @@ impl ApiError {
         Self::new(ErrorCode::InternalServerError, "Internal Server Error")
     }
 
-    fn body(&self, method: &str, path: &str) -> Value {
+    fn body(&self, method: &str, path: &str, status: StatusCode) -> Value {
         let mut message = self.message.clone();
         // Taskcluster appends this trailer to every error message; clients print it as-is.
         message.push_str("\n\n---\n\n* method:     ");
@@ -141,7 +159,7 @@ impl ApiError {
         message.push_str("\n* errorCode:  ");
         message.push_str(self.code.as_str());
         message.push_str("\n* statusCode: ");
-        message.push_str(self.status().as_str());
+        message.push_str(status.as_str());
         message.push_str("\n* time:       ");
         let now = crate::Timestamp::now().to_string();
         message.push_str(&now);
@@ -161,27 +179,105 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = self.body("", "");
+        let body = self.body("", "", self.status());
         let mut resp = (self.status(), Json(body)).into_response();
         resp.extensions_mut().insert(self);
         resp
     }
 }
 
-/// Middleware: rewrites error bodies so that `requestInfo` names the request's method and path.
+/// Middleware: rewrites error bodies so that `requestInfo` names the request's method and path,
+/// and gives errors that did not come from an [`ApiError`] (axum's own 405s and extractor
+/// rejections, which are plain text) Taskcluster's JSON shape too.
 pub async fn request_info_layer(req: Request, next: Next) -> Response {
     let method = req.method().to_string();
     let path = req.uri().path().to_string();
     let resp = next.run(req).await;
-    match resp.extensions().get::<ApiError>() {
-        Some(err) => {
-            let body = err.body(&method, &path);
-            let status = resp.status();
-            (status, Json(body)).into_response()
+    let status = resp.status();
+    let err = match resp.extensions().get::<ApiError>() {
+        Some(err) => err.clone(),
+        None if (status.is_client_error() || status.is_server_error()) && !is_json(&resp) => {
+            ApiError::new(
+                ErrorCode::for_status(status),
+                plain_error_text(status, resp).await,
+            )
         }
-        None => resp,
+        None => return resp,
+    };
+    (status, Json(err.body(&method, &path, status))).into_response()
+}
+
+fn is_json(resp: &Response) -> bool {
+    resp.headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}
+
+/// The text of a plain error response, or the status's reason when it has none.
+async fn plain_error_text(status: StatusCode, resp: Response) -> String {
+    let text = axum::body::to_bytes(resp.into_body(), 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_string()
+    } else {
+        text
     }
 }
 
 /// Result type of handlers and service methods.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+    use axum::Router;
+    use tower::ServiceExt;
+
+    async fn call(router: Router, method: &str, uri: &str) -> (StatusCode, Value) {
+        let req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let resp = router
+            .layer(axum::middleware::from_fn(request_info_layer))
+            .oneshot(req)
+            .await
+            .unwrap();
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn api_errors_name_the_request() {
+        let router = Router::new().route("/x", get(|| async { ApiError::conflict("taken") }));
+        let (status, body) = call(router, "GET", "/x").await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(body["code"], "RequestConflict");
+        assert_eq!(body["requestInfo"]["method"], "GET");
+        assert_eq!(body["requestInfo"]["path"], "/x");
+    }
+
+    #[tokio::test]
+    async fn axum_rejections_get_the_taskcluster_shape() {
+        let router = Router::new().route("/x", get(|| async { "ok" }));
+        let (status, body) = call(router, "DELETE", "/x").await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(body["code"], "InvalidRequestArguments");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("statusCode: 405"),
+            "{body}"
+        );
+        assert_eq!(body["requestInfo"]["method"], "DELETE");
+    }
+}

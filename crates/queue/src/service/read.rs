@@ -138,24 +138,19 @@ impl Queue {
         let after: Option<PendingKey> = token.map(paging::decode).transpose()?;
         let entries =
             claims::list_pending(self.db.reader(), task_queue_id, after.as_ref(), limit).await?;
-        let next = (entries.len() == limit)
-            .then(|| entries.last().map(|e| paging::encode(&e.key)))
-            .flatten();
-        let ids: Vec<String> = entries.iter().map(|e| e.task_id.clone()).collect();
-        let defs = self.definitions(&ids).await?;
-        let items = entries
-            .into_iter()
-            .zip(defs)
-            .filter_map(|(e, d)| {
-                d.map(|task| PendingTask {
-                    task_id: e.task_id,
-                    run_id: e.run_id,
-                    task,
-                    inserted: e.inserted,
-                })
-            })
-            .collect();
-        Ok((items, next))
+        self.with_definitions(
+            entries,
+            limit,
+            |e| &e.key,
+            |e| &e.task_id,
+            |e, task| PendingTask {
+                task_id: e.task_id,
+                run_id: e.run_id,
+                task,
+                inserted: e.inserted,
+            },
+        )
+        .await
     }
 
     /// listClaimedTasks, oldest claim first.
@@ -168,24 +163,43 @@ impl Queue {
         let after: Option<ClaimedKey> = token.map(paging::decode).transpose()?;
         let entries =
             claims::list_claimed(self.db.reader(), task_queue_id, after.as_ref(), limit).await?;
+        self.with_definitions(
+            entries,
+            limit,
+            |e| &e.key,
+            |e| &e.task_id,
+            |e, task| ClaimedTask {
+                task_id: e.task_id,
+                run_id: e.run_id,
+                worker_group: e.worker_group,
+                worker_id: e.worker_id,
+                claimed: e.claimed,
+                task,
+            },
+        )
+        .await
+    }
+
+    /// A page of a task-queue listing: each entry joined with its task's definition (entries
+    /// whose task vanished meanwhile are dropped), with a token after the last entry when the
+    /// page is full.
+    async fn with_definitions<E, K: Serialize, T>(
+        &self,
+        entries: Vec<E>,
+        limit: usize,
+        key: impl Fn(&E) -> &K,
+        task_id: impl Fn(&E) -> &String,
+        build: impl Fn(E, TaskDef) -> T,
+    ) -> ApiResult<Page<T>> {
         let next = (entries.len() == limit)
-            .then(|| entries.last().map(|e| paging::encode(&e.key)))
+            .then(|| entries.last().map(|e| paging::encode(key(e))))
             .flatten();
-        let ids: Vec<String> = entries.iter().map(|e| e.task_id.clone()).collect();
+        let ids: Vec<String> = entries.iter().map(|e| task_id(e).clone()).collect();
         let defs = self.definitions(&ids).await?;
         let items = entries
             .into_iter()
             .zip(defs)
-            .filter_map(|(e, d)| {
-                d.map(|task| ClaimedTask {
-                    task_id: e.task_id,
-                    run_id: e.run_id,
-                    worker_group: e.worker_group,
-                    worker_id: e.worker_id,
-                    claimed: e.claimed,
-                    task,
-                })
-            })
+            .filter_map(|(e, d)| d.map(|task| build(e, task)))
             .collect();
         Ok((items, next))
     }
