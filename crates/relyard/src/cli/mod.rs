@@ -2,10 +2,13 @@
 
 mod auth;
 mod connect;
+mod retry;
 mod secrets;
 mod serve;
 mod signin;
+mod task;
 mod up;
+mod worker;
 
 use clap::{Parser, Subcommand};
 
@@ -34,6 +37,12 @@ enum Command {
     Signin(signin::SigninArgs),
     /// Benchmarks that print a table (`relyard bench queue`, `relyard bench auth`).
     Bench(crate::bench::BenchArgs),
+    /// Run a worker: claim tasks of one task queue and run them from a clean slate.
+    Worker(worker::WorkerArgs),
+    /// Look at tasks (`relyard task log -f <taskId>`).
+    Task(task::TaskArgs),
+    /// Run a command again until it succeeds, with redo's back-off schedule.
+    Retry(retry::RetryArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -44,6 +53,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Secrets(args) => secrets::run(args).await,
         Command::Signin(args) => signin::run(args).await,
         Command::Bench(args) => crate::bench::run(args).await,
+        Command::Worker(args) => worker::run(args).await,
+        Command::Task(args) => task::run(args).await,
+        Command::Retry(args) => retry::run(args).await,
     }
 }
 

@@ -7,7 +7,9 @@ use anyhow::Context;
 use clap::Args;
 use relyard::config::ServerConfig;
 use relyard::server::Server;
+use relyard_worker::{Worker, WorkerConfig};
 use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
 
 #[derive(Args)]
 pub struct UpArgs {
@@ -17,6 +19,12 @@ pub struct UpArgs {
     /// Directory for the database, artifacts and credentials.
     #[arg(long, default_value = ".relyard")]
     dir: PathBuf,
+    /// Local workers for the task queue `proj-local/default` (0 for none).
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+    /// Tasks each local worker runs at once (default: number of cores).
+    #[arg(long)]
+    capacity: Option<usize>,
 }
 
 /// What `up` generates once and keeps: the root client's token and the encryption key.
@@ -74,8 +82,47 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         relyard_auth::ROOT_CLIENT_ID
     );
     println!("  export TASKCLUSTER_ACCESS_TOKEN=$(python3 -c 'import json;print(json.load(open(\"{}\"))[\"accessToken\"])')", creds_path.display());
-    super::serve_until_signal(server).await
+
+    let stop_workers = CancellationToken::new();
+    let mut workers = Vec::new();
+    for n in 0..args.workers {
+        let mut config = WorkerConfig::new(
+            &server.root_url,
+            taskcluster::Credentials::new(relyard_auth::ROOT_CLIENT_ID, &secrets.root_access_token),
+            LOCAL_TASK_QUEUE,
+            args.dir.join("worker").join(n.to_string()),
+        );
+        config.worker_id = format!("{}-{n}", config.worker_id);
+        if let Some(c) = args.capacity {
+            config.capacity = c;
+        }
+        let worker = Worker::new(config).await?;
+        println!(
+            "A worker for {LOCAL_TASK_QUEUE} runs here (live logs and metrics at {})",
+            worker.http_base()
+        );
+        workers.push(tokio::spawn(worker.run(stop_workers.clone())));
+    }
+    let stop_server = server.shutdown_token();
+    tokio::spawn(async move {
+        super::termination().await;
+        tracing::info!("shutting down: workers first, then the server");
+        stop_workers.cancel();
+        for w in workers {
+            match w.await {
+                Ok(Ok(exit)) => tracing::info!(?exit, "worker stopped"),
+                Ok(Err(e)) => tracing::error!(error = %e, "worker failed"),
+                Err(e) => tracing::error!(error = %e, "worker panicked"),
+            }
+        }
+        stop_server.cancel();
+    });
+    server.wait().await?;
+    Ok(())
 }
+
+/// The task queue `relyard up`'s local workers claim from.
+pub const LOCAL_TASK_QUEUE: &str = "proj-local/default";
 
 fn load_or_create_secrets(path: &Path) -> anyhow::Result<LocalSecrets> {
     if path.exists() {

@@ -1,0 +1,602 @@
+//! One claimed run, from claim to resolution: fresh directory, mounts, proxy, commands, clean
+//! slate, artifacts, logs, and the report to the queue.
+
+pub mod commands;
+pub mod control;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::cleanslate::Tracker;
+use crate::livelog::LiveLog;
+use crate::payload::{self, Payload};
+use crate::queue_api::{Claim, RunApi};
+use crate::Shared;
+use commands::{Abort, CommandRun, Ended, OutputPipe};
+
+/// How a run ended, as reported to the queue (or not, when the run was lost).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution {
+    Completed,
+    Failed,
+    Exception(&'static str),
+    /// Resolved by someone else (canceled, deadline, claim expired): nothing reported.
+    Lost,
+}
+
+impl Resolution {
+    /// The result string for hooks, metrics and the recycle policy.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Resolution::Completed => "completed",
+            Resolution::Failed => "failed",
+            Resolution::Exception(_) => "exception",
+            Resolution::Lost => "lost",
+        }
+    }
+}
+
+/// What the claim loop learns from a finished run.
+pub struct RunOutcome {
+    pub task_id: String,
+    pub run_id: u32,
+    pub name: String,
+    pub resolution: Resolution,
+}
+
+/// Runs one claimed task to its end; never panics and never leaves the claim hanging.
+pub async fn run_claim(
+    shared: Arc<Shared>,
+    claim: Claim,
+    claimed_at: Instant,
+    shutdown: CancellationToken,
+) -> RunOutcome {
+    let task_id = claim
+        .status
+        .get("taskId")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_string();
+    let name = claim
+        .task
+        .pointer("/metadata/name")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_string();
+    let run_id = claim.run_id;
+    let started = Instant::now();
+    shared.hook.task_started(&task_id, run_id, &name).await;
+    shared.metrics.running.inc();
+    let resolution = match RunApi::new(&shared.api, &task_id, run_id, &claim.credentials) {
+        Ok(run) => {
+            let run = Arc::new(run);
+            let r = TaskRun::new(Arc::clone(&shared), &claim, Arc::clone(&run), claimed_at)
+                .execute(shutdown)
+                .await;
+            report(&run, &r).await;
+            r
+        }
+        Err(e) => {
+            tracing::error!(error = %e, %task_id, "cannot talk to the queue for this run");
+            Resolution::Exception("internal-error")
+        }
+    };
+    shared.metrics.running.dec();
+    shared.metrics.task_finished(resolution.as_str());
+    shared
+        .hook
+        .task_finished(
+            &task_id,
+            run_id,
+            &name,
+            resolution.as_str(),
+            started.elapsed(),
+        )
+        .await;
+    RunOutcome {
+        task_id,
+        run_id,
+        name,
+        resolution,
+    }
+}
+
+async fn report(run: &RunApi, resolution: &Resolution) {
+    let result = match resolution {
+        Resolution::Completed => run.report_completed().await,
+        Resolution::Failed => run.report_failed().await,
+        Resolution::Exception(reason) => run.report_exception(reason).await,
+        Resolution::Lost => Ok(()),
+    };
+    if let Err(e) = result {
+        // A 409 means it is resolved already (canceled meanwhile); anything else the claim
+        // expiry will settle: the reaper resolves it as claim-expired and the queue retries it.
+        tracing::warn!(error = %e, task_id = %run.task_id, run_id = %run.run_id, "reporting the result failed");
+    }
+}
+
+struct TaskRun {
+    shared: Arc<Shared>,
+    run: Arc<RunApi>,
+    task: Value,
+    task_id: String,
+    run_id: u32,
+    taken_until: String,
+    claimed_at: Instant,
+    dir: PathBuf,
+    log_path: PathBuf,
+}
+
+impl TaskRun {
+    fn new(shared: Arc<Shared>, claim: &Claim, run: Arc<RunApi>, claimed_at: Instant) -> TaskRun {
+        let task_id = run.task_id.clone();
+        let slug = format!("{task_id}-{}", claim.run_id);
+        TaskRun {
+            dir: shared.config.work_dir.join("tasks").join(&slug),
+            log_path: shared
+                .config
+                .work_dir
+                .join("logs")
+                .join(format!("{slug}.log")),
+            shared,
+            run,
+            task: claim.task.clone(),
+            task_id,
+            run_id: claim.run_id,
+            taken_until: claim.taken_until.clone(),
+            claimed_at,
+        }
+    }
+
+    fn task_expires(&self) -> String {
+        self.task
+            .get("expires")
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+            .unwrap_or_else(|| (chrono::Utc::now() + chrono::Duration::days(28)).to_rfc3339())
+    }
+
+    async fn execute(self, shutdown: CancellationToken) -> Resolution {
+        if let Err(e) =
+            tokio::fs::create_dir_all(self.log_path.parent().unwrap_or(Path::new("."))).await
+        {
+            tracing::error!(error = %e, "cannot create the log directory");
+            return Resolution::Exception("internal-error");
+        }
+        let log = match LiveLog::create(&self.log_path).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot create the task log");
+                return Resolution::Exception("internal-error");
+            }
+        };
+        let parsed = payload::parse(self.task.get("payload").unwrap_or(&Value::Null));
+        let token = format!(
+            "{}{}",
+            relyard_core::ids::slugid(),
+            relyard_core::ids::slugid()
+        );
+        let live = parsed.as_ref().map_or(true, |p| p.features.live_log);
+        if live {
+            self.shared.logs.insert(token.clone(), Arc::clone(&log));
+            self.publish_live_log(&token, parsed.as_ref().ok()).await;
+        }
+        log.worker_line(&format!(
+            "Worker {}/{} running task {} run {}",
+            self.shared.config.worker_group,
+            self.shared.config.worker_id,
+            self.task_id,
+            self.run_id
+        ))
+        .await;
+        let resolution = match &parsed {
+            Err(reason) => {
+                log.worker_line(&format!("malformed-payload: {reason}"))
+                    .await;
+                Resolution::Exception("malformed-payload")
+            }
+            Ok(payload) => self.run_payload(payload, &log, shutdown).await,
+        };
+        log.worker_line(&format!("Resolving task as {}", resolution.as_str()))
+            .await;
+        log.close();
+        if resolution != Resolution::Lost {
+            let backing = parsed.as_ref().map_or(true, |p| p.features.backing_log);
+            let logs = parsed.as_ref().map(|p| p.logs.clone()).unwrap_or_default();
+            if backing {
+                if let Err(e) = self.publish_backing_log(&logs, live).await {
+                    tracing::warn!(error = %e, task_id = %self.task_id, "uploading the log failed");
+                }
+            }
+        }
+        self.shared.logs.remove(&token);
+        if !self.shared.config.keep_task_dirs {
+            let _ = tokio::fs::remove_file(&self.log_path).await;
+        }
+        resolution
+    }
+
+    /// `public/logs/live.log` as a reference to this worker's live log URL while the task runs.
+    async fn publish_live_log(&self, token: &str, payload: Option<&Payload>) {
+        let max_run = payload.map_or(0, |p| p.max_run_time);
+        let until = chrono::Utc::now() + chrono::Duration::seconds(max_run as i64 + 15 * 60);
+        let expires = match chrono::DateTime::parse_from_rfc3339(&self.task_expires()) {
+            Ok(t) if t < until => t.with_timezone(&chrono::Utc),
+            _ => until,
+        };
+        let name = payload.map_or("public/logs/live.log".to_string(), |p| p.logs.live.clone());
+        let url = format!("{}/log/{token}", self.shared.livelog_base);
+        let body = json!({
+            "storageType": "reference",
+            "url": url,
+            "contentType": "text/plain; charset=utf-8",
+            "expires": expires.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        });
+        if let Err(e) = self.run.create_artifact(&name, &body).await {
+            tracing::warn!(error = %e, task_id = %self.task_id, "creating the live log artifact failed");
+        }
+    }
+
+    /// Uploads the finished log and turns `live.log` into a link to it, as generic-worker does.
+    async fn publish_backing_log(
+        &self,
+        logs: &payload::Logs,
+        live: bool,
+    ) -> Result<(), crate::artifacts::ArtifactError> {
+        let expires = self.task_expires();
+        crate::artifacts::upload_file(
+            &self.run,
+            &self.shared.http,
+            &logs.backing,
+            &self.log_path,
+            "text/plain; charset=utf-8",
+            &expires,
+        )
+        .await?;
+        if live {
+            self.run
+                .create_artifact(
+                    &logs.live,
+                    &json!({"storageType": "link", "artifact": logs.backing, "expires": expires, "contentType": "text/plain; charset=utf-8"}),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn run_payload(
+        &self,
+        payload: &Payload,
+        log: &Arc<LiveLog>,
+        shutdown: CancellationToken,
+    ) -> Resolution {
+        let config = &self.shared.config;
+        // A fresh directory every time: whatever an earlier run left is gone.
+        let _ = tokio::fs::remove_dir_all(&self.dir).await;
+        if let Err(e) = tokio::fs::create_dir_all(&self.dir).await {
+            log.worker_line(&format!("cannot create the task directory: {e}"))
+                .await;
+            return Resolution::Exception("internal-error");
+        }
+        let marker = format!("{}/{}/{}", config.worker_id, self.task_id, self.run_id);
+        let tracker = match Tracker::start(config.cleanslate, marker, config.capacity == 1) {
+            Ok(t) => t,
+            Err(e) => {
+                log.worker_line(&format!("cannot track the task's processes: {e}"))
+                    .await;
+                return Resolution::Exception("internal-error");
+            }
+        };
+        let resolution = self.run_tracked(payload, log, &tracker, shutdown).await;
+        if !config.keep_task_dirs {
+            remove_dir_forcibly(&self.dir).await;
+        }
+        resolution
+    }
+
+    async fn run_tracked(
+        &self,
+        payload: &Payload,
+        log: &Arc<LiveLog>,
+        tracker: &Tracker,
+        shutdown: CancellationToken,
+    ) -> Resolution {
+        let config = &self.shared.config;
+        match crate::mounts::apply_all(&self.run, &self.shared.http, &self.dir, &payload.mounts)
+            .await
+        {
+            Ok(done) => {
+                for d in done {
+                    log.worker_line(&format!("Mounted {d}")).await;
+                }
+            }
+            Err(e) => {
+                log.worker_line(&format!("mount failed: {e}")).await;
+                return if e.is_task_fault() {
+                    Resolution::Exception("malformed-payload")
+                } else {
+                    Resolution::Exception("internal-error")
+                };
+            }
+        }
+
+        let (abort_tx, abort_rx) = watch::channel(None);
+        let proxy = if payload.features.taskcluster_proxy {
+            match self.start_proxy(&self.claim_credentials()).await {
+                Ok(p) => Some(Arc::new(p)),
+                Err(e) => {
+                    log.worker_line(&format!("cannot start the taskcluster proxy: {e}"))
+                        .await;
+                    return Resolution::Exception("internal-error");
+                }
+            }
+        } else {
+            None
+        };
+        let env = self.task_env(payload, proxy.as_ref().map(|p| p.url()));
+
+        let control_done = CancellationToken::new();
+        let control = {
+            let proxy = proxy.clone();
+            let status_client = match self.shared.api.client(&config.credentials) {
+                Ok(c) => c,
+                Err(e) => {
+                    log.worker_line(&format!("cannot build a queue client: {e}"))
+                        .await;
+                    return Resolution::Exception("internal-error");
+                }
+            };
+            tokio::spawn(control::control_run(
+                Arc::clone(&self.run),
+                status_client,
+                self.taken_until.clone(),
+                config.cancel_poll,
+                abort_tx.clone(),
+                Box::new(move |creds| {
+                    if let Some(p) = &proxy {
+                        if let Err(e) = p.update_credentials(creds) {
+                            tracing::warn!(error = %e, "the proxy refused the reclaimed credentials");
+                        }
+                    }
+                }),
+                control_done.clone(),
+            ))
+        };
+        let shutdown_watch = {
+            let abort_tx = abort_tx.clone();
+            let grace = config.shutdown_grace;
+            let done = control_done.clone();
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = done.cancelled() => {}
+                    _ = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
+                        let _ = abort_tx.send(Some(Abort::Shutdown));
+                    }
+                }
+            })
+        };
+
+        let mut pipe = match OutputPipe::open(Arc::clone(log)) {
+            Ok(p) => p,
+            Err(e) => {
+                log.worker_line(&format!("cannot open the output pipe: {e}"))
+                    .await;
+                control_done.cancel();
+                return Resolution::Exception("internal-error");
+            }
+        };
+        let metrics = Arc::clone(&self.shared.metrics);
+        let claimed_at = self.claimed_at;
+        let on_first_start = move || {
+            metrics
+                .claim_to_start
+                .observe(claimed_at.elapsed().as_secs_f64())
+        };
+        let ended = CommandRun {
+            commands: &payload.command,
+            task_dir: &self.dir,
+            env: &env,
+            tracker,
+            log,
+            pipe: &pipe,
+            deadline: Instant::now() + Duration::from_secs(payload.max_run_time),
+            abort: abort_rx,
+            on_first_start: &on_first_start,
+        }
+        .run()
+        .await;
+        // Stop the task's leftovers now, so the output pipe can reach its end.
+        let killed = tracker.kill_all(config.kill_grace).await;
+        pipe.finish(Duration::from_secs(2)).await;
+        control_done.cancel();
+        let _ = control.await;
+        let _ = shutdown_watch.await;
+        if killed.killed > 0 {
+            log.worker_line(&format!(
+                "Clean slate: killed {} process(es) of the task ({})",
+                killed.killed,
+                if tracker.uses_cgroup() {
+                    "cgroup"
+                } else {
+                    "process snapshot"
+                }
+            ))
+            .await;
+        }
+        if !killed.survivors.is_empty() {
+            log.worker_line(&format!(
+                "Clean slate: processes survived KILL: {:?}",
+                killed.survivors
+            ))
+            .await;
+        }
+        if let Some(p) = proxy.and_then(|p| Arc::try_unwrap(p).ok()) {
+            p.shutdown().await;
+        }
+
+        let resolution = match ended {
+            Ended::Succeeded => Resolution::Completed,
+            Ended::Failed { code: Some(c) }
+                if payload.on_exit_status.retry.contains(&(c as i64)) =>
+            {
+                log.worker_line(&format!(
+                    "Exit code {c} is listed in onExitStatus.retry: intermittent-task"
+                ))
+                .await;
+                Resolution::Exception("intermittent-task")
+            }
+            Ended::Failed { .. } => Resolution::Failed,
+            Ended::MaxRunTimeExceeded => {
+                log.worker_line(&format!(
+                    "Aborting task: max run time exceeded ({} s); the task failed",
+                    payload.max_run_time
+                ))
+                .await;
+                Resolution::Failed
+            }
+            Ended::Aborted(Abort::Shutdown) => {
+                log.worker_line("Aborting task: the worker is shutting down (worker-shutdown)")
+                    .await;
+                Resolution::Exception("worker-shutdown")
+            }
+            Ended::Aborted(Abort::Lost(why)) => {
+                log.worker_line(&format!("Aborting task: {why}")).await;
+                return Resolution::Lost;
+            }
+        };
+        if matches!(resolution, Resolution::Exception("worker-shutdown")) {
+            return resolution;
+        }
+        match crate::artifacts::upload_all(
+            &self.run,
+            &self.shared.http,
+            &self.dir,
+            &payload.artifacts,
+            &self.task_expires(),
+            log,
+        )
+        .await
+        {
+            Ok(up) if !up.missing.is_empty() && resolution == Resolution::Completed => {
+                log.worker_line(&format!(
+                    "Missing artifacts: {}; the task failed",
+                    up.missing.join(", ")
+                ))
+                .await;
+                Resolution::Failed
+            }
+            Ok(_) => resolution,
+            Err(e) if e.is_conflict() => {
+                log.worker_line(&format!("uploading artifacts: {e}")).await;
+                Resolution::Lost
+            }
+            Err(e) => {
+                log.worker_line(&format!("uploading artifacts failed: {e}"))
+                    .await;
+                Resolution::Exception("internal-error")
+            }
+        }
+    }
+
+    fn claim_credentials(&self) -> crate::queue_api::TaskCredentials {
+        self.run.initial_credentials().clone()
+    }
+
+    async fn start_proxy(
+        &self,
+        creds: &crate::queue_api::TaskCredentials,
+    ) -> Result<crate::proxy::TaskProxy, crate::proxy::ProxyError> {
+        let scopes: Vec<String> = self
+            .task
+            .get("scopes")
+            .and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        crate::proxy::TaskProxy::start(&self.shared.config.root_url, creds.clone(), scopes).await
+    }
+
+    /// The task's environment, built from nothing so that no credential of the worker's leaks in.
+    fn task_env(&self, payload: &Payload, proxy_url: Option<String>) -> BTreeMap<String, String> {
+        let mut env = BTreeMap::new();
+        for key in [
+            "PATH", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME", "SHELL", "TERM",
+        ] {
+            if let Ok(v) = std::env::var(key) {
+                env.insert(key.to_string(), v);
+            }
+        }
+        env.entry("PATH".into())
+            .or_insert_with(|| "/usr/local/bin:/usr/bin:/bin".into());
+        let dir = self.dir.to_string_lossy().to_string();
+        env.insert("HOME".into(), dir.clone());
+        env.insert("TASK_WORKDIR".into(), dir);
+        env.insert("TASK_ID".into(), self.task_id.clone());
+        env.insert("RUN_ID".into(), self.run_id.to_string());
+        if let Some(g) = self.task.get("taskGroupId").and_then(|v| v.as_str()) {
+            env.insert("TASK_GROUP_ID".into(), g.to_string());
+        }
+        env.insert(
+            "TASKCLUSTER_ROOT_URL".into(),
+            self.shared.config.root_url.clone(),
+        );
+        env.insert(
+            "TASKCLUSTER_WORKER_GROUP".into(),
+            self.shared.config.worker_group.clone(),
+        );
+        env.insert(
+            "TASKCLUSTER_WORKER_ID".into(),
+            self.shared.config.worker_id.clone(),
+        );
+        for (k, v) in &payload.env {
+            env.insert(k.clone(), v.clone());
+        }
+        if let Some(url) = proxy_url {
+            env.insert("TASKCLUSTER_PROXY_URL".into(), url);
+        }
+        env
+    }
+}
+
+/// Removes a task directory even where the task (or a read-only mount) took write bits away.
+async fn remove_dir_forcibly(dir: &Path) {
+    if tokio::fs::remove_dir_all(dir).await.is_ok() {
+        return;
+    }
+    let d = dir.to_path_buf();
+    let _ = tokio::task::spawn_blocking(move || {
+        restore_write(&d);
+        std::fs::remove_dir_all(&d)
+    })
+    .await;
+}
+
+fn restore_write(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return;
+    };
+    if meta.file_type().is_symlink() {
+        return;
+    }
+    let _ = std::fs::set_permissions(
+        path,
+        std::fs::Permissions::from_mode(meta.permissions().mode() | 0o700),
+    );
+    if meta.is_dir() {
+        if let Ok(entries) = std::fs::read_dir(path) {
+            for e in entries.flatten() {
+                restore_write(&e.path());
+            }
+        }
+    }
+}
