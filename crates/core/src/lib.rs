@@ -5,6 +5,7 @@ pub mod error;
 pub mod ids;
 pub mod paging;
 pub mod ping;
+pub mod retry;
 pub mod time;
 
 pub use error::{ApiError, ErrorCode};
