@@ -20,15 +20,25 @@ impl TestServer {
         Self::start_on(db).await
     }
 
+    /// Starts a server on a new test database with a changed configuration (e.g. short claims).
+    pub async fn start_with(adjust: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        let db = TestDb::new().await;
+        Self::start_configured(db, adjust).await
+    }
+
     /// Starts a server on an existing test database (e.g. a second server on the same one).
     pub async fn start_on(db: TestDb) -> TestServer {
+        Self::start_configured(db, |_| {}).await
+    }
+
+    async fn start_configured(db: TestDb, adjust: impl FnOnce(&mut ServerConfig)) -> TestServer {
         let data = tempfile::tempdir().expect("temp dir");
         let root_access_token = format!(
             "{}{}",
             relyard_core::ids::slugid(),
             relyard_core::ids::slugid()
         );
-        let server = Server::start(ServerConfig {
+        let mut config = ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             root_url: None,
             database_url: db.url.clone(),
@@ -39,9 +49,9 @@ impl TestServer {
             encryption_keys: vec![("test".into(), "a test encryption key".into())],
             claim_timeout_secs: relyard::config::DEFAULT_CLAIM_TIMEOUT_SECS,
             reaper_interval: relyard::config::DEFAULT_REAPER_INTERVAL,
-        })
-        .await
-        .expect("server starts");
+        };
+        adjust(&mut config);
+        let server = Server::start(config).await.expect("server starts");
         let root_url = server.root_url.clone();
         TestServer {
             server,
