@@ -157,12 +157,10 @@ pub async fn upload_all(
                 log.worker_line(&format!(
                     "optional artifact {} not found: {message}",
                     spec.name()
-                ))
-                .await;
+                ));
                 continue;
             }
-            log.worker_line(&format!("artifact {} is missing: {message}", spec.name()))
-                .await;
+            log.worker_line(&format!("artifact {} is missing: {message}", spec.name()));
             create_error(
                 run,
                 spec.name(),
@@ -181,7 +179,7 @@ pub async fn upload_all(
         for (name, file) in files {
             let ct = content_type_of(spec.content_type.as_deref(), &file);
             upload_file(run, http, &name, &file, &ct, expires).await?;
-            log.worker_line(&format!("uploaded artifact {name}")).await;
+            log.worker_line(&format!("uploaded artifact {name}"));
             outcome.uploaded += 1;
         }
     }

@@ -110,13 +110,22 @@ impl Worker {
             None => format!("http://{bound}"),
         };
         let metrics = Arc::new(Metrics::new());
-        let api = QueueApi::new(&config.root_url, config.retry.clone(), Arc::clone(&metrics));
+        // One HTTP client for every call of every run: connections and TLS set-up are reused.
+        let http = reqwest::Client::new();
+        let api = QueueApi::new(
+            &config.root_url,
+            &config.credentials,
+            config.retry.clone(),
+            Arc::clone(&metrics),
+            http.clone(),
+        )
+        .map_err(|e| WorkerError::Config(e.to_string()))?;
         let hook = Hook::new(config.hook.clone());
         Ok(Worker {
             shared: Arc::new(Shared {
                 config,
                 api,
-                http: reqwest::Client::new(),
+                http,
                 logs: LogRegistry::default(),
                 metrics,
                 hook,

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use futures::Stream;
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::sync::watch;
 
 /// How far the log has been written, and whether it is finished.
@@ -18,18 +18,20 @@ struct Progress {
     closed: bool,
 }
 
+/// Writes are plain `std::fs` calls under a lock: appending a few bytes to the page cache takes
+/// microseconds, far less than a hop to tokio's blocking pool for every line.
 pub struct LiveLog {
     path: PathBuf,
-    file: tokio::sync::Mutex<tokio::fs::File>,
+    file: Mutex<std::fs::File>,
     progress: watch::Sender<Progress>,
 }
 
 impl LiveLog {
-    pub async fn create(path: &Path) -> std::io::Result<Arc<LiveLog>> {
-        let file = tokio::fs::File::create(path).await?;
+    pub fn create(path: &Path) -> std::io::Result<Arc<LiveLog>> {
+        let file = std::fs::File::create(path)?;
         Ok(Arc::new(LiveLog {
             path: path.to_path_buf(),
-            file: tokio::sync::Mutex::new(file),
+            file: Mutex::new(file),
             progress: watch::channel(Progress {
                 len: 0,
                 closed: false,
@@ -43,25 +45,25 @@ impl LiveLog {
     }
 
     /// Appends bytes of the task's output.
-    pub async fn write(&self, bytes: &[u8]) {
-        let mut file = self.file.lock().await;
-        if let Err(e) = file.write_all(bytes).await {
+    pub fn write(&self, bytes: &[u8]) {
+        use std::io::Write;
+        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(e) = file.write_all(bytes) {
             tracing::warn!(path = %self.path.display(), error = %e, "writing the task log failed");
             return;
         }
-        let _ = file.flush().await;
         let written = bytes.len() as u64;
         self.progress.send_modify(|p| p.len += written);
     }
 
     /// A line from the worker itself, prefixed so that readers can tell it from the task's output.
-    pub async fn worker_line(&self, message: &str) {
+    pub fn worker_line(&self, message: &str) {
         let ts = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ");
         let mut text = String::new();
         for line in message.lines() {
             text.push_str(&format!("[relyard-worker {ts}] {line}\n"));
         }
-        self.write(text.as_bytes()).await;
+        self.write(text.as_bytes());
     }
 
     /// No more bytes will come: followers finish once they have read everything.
@@ -147,12 +149,12 @@ mod tests {
     #[tokio::test]
     async fn a_follower_sees_bytes_written_after_it_started_and_ends_at_close() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let log = LiveLog::create(&dir.path().join("log")).await.expect("log");
-        log.write(b"first\n").await;
+        let log = LiveLog::create(&dir.path().join("log")).expect("log");
+        log.write(b"first\n");
         let mut follower = Box::pin(log.follow());
         let chunk = follower.next().await.expect("a chunk").expect("read");
         assert_eq!(&chunk[..], b"first\n");
-        log.worker_line("second").await;
+        log.worker_line("second");
         let chunk = follower.next().await.expect("a chunk").expect("read");
         let text = String::from_utf8_lossy(&chunk);
         assert!(text.starts_with("[relyard-worker "), "{text}");

@@ -119,7 +119,6 @@ async fn fetch(
             let what = format!("artifact {artifact} of task {task_id}");
             let url = run
                 .artifact_url(task_id, artifact)
-                .await
                 .map_err(|e| MountError::Fetch {
                     what: what.clone(),
                     message: e.to_string(),

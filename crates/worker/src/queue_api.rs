@@ -1,18 +1,40 @@
-//! The worker's calls to the queue, through the official Taskcluster client like any worker.
+//! The worker's calls to the queue over its public HTTP API.
 //!
-//! Every call is retried by the project's one retry policy on connection errors and 5xx answers;
-//! the client's own retries are turned off so that there is one schedule, not two nested ones.
+//! The worker's own calls (claimWork, status) go through the official Taskcluster client, built
+//! once. A run's calls (reclaim, artifacts, resolution) are signed with that run's temporary
+//! credentials on one shared HTTP client: building a client per run would cost a TLS set-up and
+//! a fresh connection pool for every task, which is most of a short task's overhead.
+//!
+//! Every call is retried by the project's one retry policy on connection errors, 429 and 5xx;
+//! the official client's own retries are turned off so that there is one schedule, not two.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use relyard_core::retry::RetryPolicy;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use taskcluster::{ClientBuilder, Credentials, Queue, Retry};
+use url::Url;
 
 use crate::metrics::Metrics;
+use crate::proxy::signer::Signer;
+
+pub use crate::proxy::TaskCredentials;
+
+/// encodeURIComponent's set, as the official clients encode path segments (`/` included).
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'!')
+    .remove(b'~')
+    .remove(b'*')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')');
 
 /// A failed call: the HTTP status when the server answered, and what it said.
 #[derive(Debug, thiserror::Error)]
@@ -35,15 +57,13 @@ impl CallError {
             Some(s) => s >= 500 || s == 429,
         }
     }
-}
 
-pub use crate::proxy::TaskCredentials;
-
-fn client_credentials(creds: &TaskCredentials) -> Credentials {
-    Credentials {
-        client_id: creds.client_id.clone(),
-        access_token: creds.access_token.clone(),
-        certificate: creds.certificate.clone().filter(|c| !c.is_empty()),
+    fn new(what: &str, status: Option<u16>, message: impl Into<String>) -> CallError {
+        CallError {
+            what: what.to_string(),
+            status,
+            message: message.into(),
+        }
     }
 }
 
@@ -58,57 +78,68 @@ pub struct Claim {
     pub taken_until: String,
 }
 
+impl Claim {
+    pub fn task_id(&self) -> String {
+        self.status
+            .get("taskId")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
 #[derive(Clone)]
 pub struct QueueApi {
     root_url: String,
     policy: RetryPolicy,
     metrics: Arc<Metrics>,
+    http: reqwest::Client,
+    /// Signed with the worker's own credentials.
+    worker: Arc<Queue>,
 }
 
 impl QueueApi {
-    pub fn new(root_url: &str, policy: RetryPolicy, metrics: Arc<Metrics>) -> QueueApi {
-        QueueApi {
-            root_url: root_url.trim_end_matches('/').to_string(),
-            policy,
-            metrics,
-        }
-    }
-
-    pub fn root_url(&self) -> &str {
-        &self.root_url
-    }
-
-    /// A client signed with `creds`, with a request timeout a little over claimWork's 20 s poll.
-    pub fn client(&self, creds: &Credentials) -> Result<Queue, CallError> {
-        Queue::new(
-            ClientBuilder::new(&self.root_url)
-                .credentials(creds.clone())
+    pub fn new(
+        root_url: &str,
+        worker_credentials: &Credentials,
+        policy: RetryPolicy,
+        metrics: Arc<Metrics>,
+        http: reqwest::Client,
+    ) -> Result<QueueApi, CallError> {
+        let root_url = root_url.trim_end_matches('/').to_string();
+        let worker = Queue::new(
+            ClientBuilder::new(&root_url)
+                .credentials(worker_credentials.clone())
+                // A little over claimWork's 20 s long poll.
                 .timeout(Duration::from_secs(60))
                 .retry(Retry {
                     retries: 0,
                     ..Retry::default()
                 }),
         )
-        .map_err(|e| CallError {
-            what: "building a queue client".into(),
-            status: None,
-            message: format!("{e:#}"),
+        .map_err(|e| CallError::new("building a queue client", None, format!("{e:#}")))?;
+        Ok(QueueApi {
+            root_url,
+            policy,
+            metrics,
+            http,
+            worker: Arc::new(worker),
         })
     }
 
+    pub fn root_url(&self) -> &str {
+        &self.root_url
+    }
+
     /// Runs `op` under the retry policy; 4xx answers are final.
-    pub async fn call<T, F, Fut>(&self, what: &str, op: F) -> Result<T, CallError>
+    async fn retrying<T, F, Fut>(&self, what: &str, op: F) -> Result<T, CallError>
     where
         F: FnMut() -> Fut,
-        Fut: Future<Output = anyhow::Result<T>>,
+        Fut: Future<Output = Result<T, CallError>>,
     {
-        let mut op = op;
         relyard_core::retry::retry_async(
             self.policy.delays(),
-            || {
-                let fut = op();
-                async move { fut.await.map_err(|e| to_call_error(what, &e)) }
-            },
+            op,
             CallError::is_transient,
             |e: &CallError, failure| {
                 tracing::warn!(error = %e, attempt = failure.attempt, "queue call failed");
@@ -120,33 +151,49 @@ impl QueueApi {
         .await
     }
 
+    /// An official-client call under the retry policy.
+    async fn call<F, Fut>(&self, what: &str, op: F) -> Result<Value, CallError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = anyhow::Result<Value>>,
+    {
+        self.retrying(what, || {
+            let fut = op();
+            async move {
+                fut.await.map_err(|e| {
+                    CallError::new(
+                        what,
+                        taskcluster::err_status_code(&e).map(|s| s.as_u16()),
+                        format!("{e:#}"),
+                    )
+                })
+            }
+        })
+        .await
+    }
+
     pub async fn claim_work(
         &self,
-        creds: &Credentials,
         task_queue_id: &str,
         worker_group: &str,
         worker_id: &str,
         tasks: usize,
     ) -> Result<Vec<Claim>, CallError> {
-        let queue = self.client(creds)?;
         let body = json!({"tasks": tasks, "workerGroup": worker_group, "workerId": worker_id});
         let answer = self
-            .call("claimWork", || queue.claimWork(task_queue_id, &body))
+            .call("claimWork", || self.worker.claimWork(task_queue_id, &body))
             .await?;
         let claims = answer.get("tasks").cloned().unwrap_or(Value::Array(vec![]));
-        serde_json::from_value(claims).map_err(|e| CallError {
-            what: "claimWork".into(),
-            status: None,
-            message: format!("unexpected answer: {e}"),
-        })
+        serde_json::from_value(claims)
+            .map_err(|e| CallError::new("claimWork", None, format!("unexpected answer: {e}")))
     }
-}
 
-fn to_call_error(what: &str, e: &anyhow::Error) -> CallError {
-    CallError {
-        what: what.to_string(),
-        status: taskcluster::err_status_code(e).map(|s| s.as_u16()),
-        message: format!("{e:#}"),
+    /// A task's status, read once (no retries: callers poll).
+    pub async fn status(&self, task_id: &str) -> Result<Value, CallError> {
+        self.worker
+            .status(task_id)
+            .await
+            .map_err(|e| CallError::new("status", None, format!("{e:#}")))
     }
 }
 
@@ -156,7 +203,7 @@ pub struct RunApi {
     pub task_id: String,
     pub run_id: String,
     initial: TaskCredentials,
-    queue: tokio::sync::RwLock<Queue>,
+    signer: RwLock<Arc<Signer>>,
 }
 
 impl RunApi {
@@ -171,7 +218,7 @@ impl RunApi {
             task_id: task_id.to_string(),
             run_id: run_id.to_string(),
             initial: creds.clone(),
-            queue: tokio::sync::RwLock::new(api.client(&client_credentials(creds))?),
+            signer: RwLock::new(Arc::new(signer_for(creds)?)),
         })
     }
 
@@ -181,10 +228,66 @@ impl RunApi {
     }
 
     /// After a reclaim: later calls use the new credentials.
-    pub async fn set_credentials(&self, creds: &TaskCredentials) -> Result<(), CallError> {
-        let queue = self.api.client(&client_credentials(creds))?;
-        *self.queue.write().await = queue;
+    pub fn set_credentials(&self, creds: &TaskCredentials) -> Result<(), CallError> {
+        let signer = Arc::new(signer_for(creds)?);
+        *self.signer.write().unwrap_or_else(|e| e.into_inner()) = signer;
         Ok(())
+    }
+
+    fn signer(&self) -> Arc<Signer> {
+        Arc::clone(&self.signer.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn run_path(&self, rest: &str) -> String {
+        format!(
+            "task/{}/runs/{}/{rest}",
+            utf8_percent_encode(&self.task_id, SEGMENT),
+            utf8_percent_encode(&self.run_id, SEGMENT)
+        )
+    }
+
+    fn url(&self, path: &str) -> Result<Url, CallError> {
+        Url::parse(&format!("{}/api/queue/v1/{path}", self.api.root_url))
+            .map_err(|e| CallError::new(path, None, e.to_string()))
+    }
+
+    /// A signed POST of JSON to the queue, retried; the answer's JSON.
+    async fn post(&self, what: &str, path: &str, body: Option<&Value>) -> Result<Value, CallError> {
+        let url = self.url(path)?;
+        let bytes = body.map(|b| b.to_string().into_bytes());
+        self.api
+            .retrying(what, || {
+                let url = url.clone();
+                let bytes = bytes.clone();
+                async move {
+                    let auth = self
+                        .signer()
+                        .authorization(
+                            "POST",
+                            &url,
+                            bytes.as_deref().map(|b| ("application/json", b)),
+                        )
+                        .map_err(|e| CallError::new(what, None, e.to_string()))?;
+                    let mut req = self
+                        .api
+                        .http
+                        .post(url)
+                        .header(reqwest::header::AUTHORIZATION, auth)
+                        .timeout(Duration::from_secs(60));
+                    req = match bytes {
+                        Some(b) => req
+                            .header(reqwest::header::CONTENT_TYPE, "application/json")
+                            .body(b),
+                        None => req.header(reqwest::header::CONTENT_LENGTH, 0),
+                    };
+                    let resp = req
+                        .send()
+                        .await
+                        .map_err(|e| CallError::new(what, None, e.to_string()))?;
+                    answer(what, resp).await
+                }
+            })
+            .await
     }
 
     pub async fn reclaim(&self) -> Result<(TaskCredentials, String), CallError> {
@@ -194,66 +297,107 @@ impl RunApi {
             credentials: TaskCredentials,
             taken_until: String,
         }
-        let queue = self.queue.read().await;
         let answer = self
-            .api
-            .call("reclaimTask", || {
-                queue.reclaimTask(&self.task_id, &self.run_id)
-            })
+            .post("reclaimTask", &self.run_path("reclaim"), None)
             .await?;
-        let r: Reclaimed = serde_json::from_value(answer).map_err(|e| CallError {
-            what: "reclaimTask".into(),
-            status: None,
-            message: format!("unexpected answer: {e}"),
-        })?;
+        let r: Reclaimed = serde_json::from_value(answer)
+            .map_err(|e| CallError::new("reclaimTask", None, format!("unexpected answer: {e}")))?;
         Ok((r.credentials, r.taken_until))
     }
 
     pub async fn create_artifact(&self, name: &str, body: &Value) -> Result<Value, CallError> {
-        let queue = self.queue.read().await;
-        self.api
-            .call(&format!("createArtifact {name}"), || {
-                queue.createArtifact(&self.task_id, &self.run_id, name, body)
-            })
+        let path = self.run_path(&format!("artifacts/{}", utf8_percent_encode(name, SEGMENT)));
+        self.post(&format!("createArtifact {name}"), &path, Some(body))
             .await
     }
 
     pub async fn report_completed(&self) -> Result<(), CallError> {
-        let queue = self.queue.read().await;
-        self.api
-            .call("reportCompleted", || {
-                queue.reportCompleted(&self.task_id, &self.run_id)
-            })
+        self.post("reportCompleted", &self.run_path("completed"), None)
             .await
             .map(drop)
     }
 
     pub async fn report_failed(&self) -> Result<(), CallError> {
-        let queue = self.queue.read().await;
-        self.api
-            .call("reportFailed", || {
-                queue.reportFailed(&self.task_id, &self.run_id)
-            })
+        self.post("reportFailed", &self.run_path("failed"), None)
             .await
             .map(drop)
     }
 
     pub async fn report_exception(&self, reason: &str) -> Result<(), CallError> {
-        let queue = self.queue.read().await;
-        let body = json!({ "reason": reason });
-        self.api
-            .call("reportException", || {
-                queue.reportException(&self.task_id, &self.run_id, &body)
-            })
-            .await
-            .map(drop)
+        self.post(
+            "reportException",
+            &self.run_path("exception"),
+            Some(&json!({ "reason": reason })),
+        )
+        .await
+        .map(drop)
     }
 
-    /// A URL for an artifact of another task, signed with this run's credentials (mounts).
-    pub async fn artifact_url(&self, task_id: &str, name: &str) -> Result<String, CallError> {
-        let queue = self.queue.read().await;
-        queue
-            .getLatestArtifact_signed_url(task_id, name, Duration::from_secs(3600))
-            .map_err(|e| to_call_error("signing an artifact URL", &e))
+    /// A URL for the latest artifact of a task, signed (bewit) with this run's credentials, as
+    /// mounts need it.
+    pub fn artifact_url(&self, task_id: &str, name: &str) -> Result<String, CallError> {
+        let url = self.url(&format!(
+            "task/{}/artifacts/{}",
+            utf8_percent_encode(task_id, SEGMENT),
+            utf8_percent_encode(name, SEGMENT)
+        ))?;
+        self.signer()
+            .sign_url(url, Duration::from_secs(3600))
+            .map(|u| u.to_string())
+            .map_err(|e| CallError::new("signing an artifact URL", None, e.to_string()))
+    }
+}
+
+fn signer_for(creds: &TaskCredentials) -> Result<Signer, CallError> {
+    Signer::new(creds, None)
+        .map_err(|e| CallError::new("the run's credentials", None, e.to_string()))
+}
+
+/// A JSON answer, or the error the server gave in Taskcluster's shape.
+async fn answer(what: &str, resp: reqwest::Response) -> Result<Value, CallError> {
+    let status = resp.status();
+    let bytes = resp
+        .bytes()
+        .await
+        .map_err(|e| CallError::new(what, None, e.to_string()))?;
+    if status.is_success() {
+        if bytes.is_empty() {
+            return Ok(Value::Null);
+        }
+        return serde_json::from_slice(&bytes)
+            .map_err(|e| CallError::new(what, None, format!("unexpected answer: {e}")));
+    }
+    let message = serde_json::from_slice::<Value>(&bytes)
+        .ok()
+        .and_then(|v| {
+            v.get("message")
+                .and_then(|m| m.as_str())
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
+    Err(CallError::new(
+        what,
+        Some(status.as_u16()),
+        format!("{status}: {message}"),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn artifact_names_are_one_path_segment() {
+        let name = utf8_percent_encode("public/logs/live log.txt", SEGMENT).to_string();
+        assert_eq!(name, "public%2Flogs%2Flive%20log.txt");
+    }
+
+    #[test]
+    fn transient_errors_are_connection_failures_429_and_5xx() {
+        assert!(CallError::new("x", None, "").is_transient());
+        assert!(CallError::new("x", Some(503), "").is_transient());
+        assert!(CallError::new("x", Some(429), "").is_transient());
+        assert!(!CallError::new("x", Some(409), "").is_transient());
+        assert!(!CallError::new("x", Some(403), "").is_transient());
     }
 }

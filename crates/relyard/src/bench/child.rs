@@ -61,20 +61,28 @@ impl ChildServer {
 
     /// Peak resident memory of the server process so far (`VmHWM`), in bytes.
     pub fn peak_rss(&self) -> Option<u64> {
-        let pid = self.child.id()?;
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-        Some(kb * 1024)
+        peak_rss_of(self.child.id()?)
     }
 
-    pub async fn stop(mut self) {
-        if let Some(pid) = self.child.id() {
-            // SIGTERM for a graceful stop; kill_on_drop covers the rest.
-            let _ = std::process::Command::new("kill")
-                .arg(pid.to_string())
-                .status();
-        }
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), self.child.wait()).await;
+    pub async fn stop(self) {
+        stop_child(self.child).await;
     }
+}
+
+/// Peak resident memory of a process so far (`VmHWM`), in bytes.
+pub fn peak_rss_of(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// SIGTERM for a graceful stop, then waits (bounded); kill_on_drop covers the rest.
+pub async fn stop_child(mut child: Child) {
+    if let Some(pid) = child.id() {
+        let _ = std::process::Command::new("kill")
+            .arg(pid.to_string())
+            .status();
+    }
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(40), child.wait()).await;
 }

@@ -5,6 +5,7 @@ mod auth;
 mod child;
 mod queue;
 mod stats;
+mod worker;
 
 use clap::{Args, Subcommand};
 
@@ -20,11 +21,14 @@ enum Which {
     Queue(queue::QueueBenchArgs),
     /// Authentication cost: Hawk-verified no-op requests/s, authenticate() and role expansion p50.
     Auth(auth::AuthBenchArgs),
+    /// Worker overhead (claim → process start), throughput of many short tasks, worker RSS.
+    Worker(worker::WorkerBenchArgs),
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.which {
         Which::Queue(a) => queue::run(a).await,
         Which::Auth(a) => auth::run(a).await,
+        Which::Worker(a) => worker::run(a).await,
     }
 }

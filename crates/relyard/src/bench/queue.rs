@@ -41,13 +41,13 @@ pub struct QueueBenchArgs {
     wakeups: usize,
 }
 
-struct Target {
-    root_url: String,
-    credentials: Credentials,
+pub(super) struct Target {
+    pub root_url: String,
+    pub credentials: Credentials,
 }
 
 impl Target {
-    fn queue(&self) -> anyhow::Result<Queue> {
+    pub(super) fn queue(&self) -> anyhow::Result<Queue> {
         let builder = ClientBuilder::new(&self.root_url)
             .credentials(self.credentials.clone())
             .timeout(Duration::from_secs(60));
@@ -191,7 +191,7 @@ fn claimed(answer: &Value) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-async fn create_all(
+pub(super) async fn create_all(
     target: &Target,
     defs: Vec<(String, Value)>,
     concurrency: usize,

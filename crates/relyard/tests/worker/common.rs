@@ -64,8 +64,12 @@ impl Env {
             .args(["--task-queue", &self.task_queue])
             .args(["--worker-id", id])
             .args(["--work-dir", &work_dir.to_string_lossy()])
-            .args(["--capacity", "2"])
             .args(["--cancel-poll", "200ms"])
+            .args(if extra.contains(&"--capacity") {
+                &[][..]
+            } else {
+                &["--capacity", "2"][..]
+            })
             .args(extra)
             .env("TASKCLUSTER_ROOT_URL", &self.server.root_url)
             .env("TASKCLUSTER_CLIENT_ID", relyard_auth::ROOT_CLIENT_ID)

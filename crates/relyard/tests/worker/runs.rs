@@ -238,3 +238,27 @@ async fn task_env_exit_codes_and_payload_errors() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn a_worker_runs_as_many_tasks_at_once_as_its_capacity_even_beyond_one_claim() {
+    let env = Env::new().await;
+    // 40 > 32, the most one claimWork call hands out.
+    let _worker = env.worker("wide", &["--capacity", "40"]);
+    let gate = env.path("gate");
+    let payload = json!({
+        "command": [sh(&format!("while [ ! -e {} ]; do sleep 0.05; done", gate.display()))],
+        "maxRunTime": 60,
+    });
+    let mut ids = Vec::new();
+    for _ in 0..40 {
+        ids.push(env.create(&env.task("wide", payload.clone())).await);
+    }
+    for id in &ids {
+        env.wait_state(id, &["running"], Duration::from_secs(30))
+            .await;
+    }
+    std::fs::write(&gate, "go").expect("open the gate");
+    for id in &ids {
+        assert_eq!(env.wait_resolved(id).await["state"], "completed");
+    }
+}

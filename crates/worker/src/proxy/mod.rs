@@ -10,7 +10,7 @@
 //!   worker does after each reclaim ([`TaskProxy::update_credentials`] from Rust).
 
 mod forward;
-mod signer;
+pub(crate) mod signer;
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -192,7 +192,7 @@ impl ProxyState {
             .connect_timeout(CONNECT_TIMEOUT)
             .build()
             .map_err(ProxyError::HttpClient)?;
-        let signer = Signer::new(&creds, &authorized_scopes)?;
+        let signer = Signer::new(&creds, Some(&authorized_scopes))?;
         Ok(ProxyState(Arc::new(Shared {
             root_url: root_url.trim_end_matches('/').to_string(),
             http,
@@ -204,7 +204,7 @@ impl ProxyState {
     /// Signs new calls with `creds` from now on; calls under way finish with the old ones.
     /// Invalid credentials (a certificate that is not JSON) are refused and the old ones kept.
     pub fn update_credentials(&self, creds: TaskCredentials) -> Result<(), ProxyError> {
-        let signer = Arc::new(Signer::new(&creds, &self.0.authorized_scopes)?);
+        let signer = Arc::new(Signer::new(&creds, Some(&self.0.authorized_scopes))?);
         // A panic elsewhere while holding the lock cannot leave a half-written `Arc`.
         *self.0.signer.write().unwrap_or_else(|e| e.into_inner()) = signer;
         Ok(())

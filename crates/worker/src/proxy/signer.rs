@@ -16,8 +16,9 @@ use super::{ProxyError, TaskCredentials};
 /// it starts, so a later swap never changes the signature of a request already under way.
 pub(crate) struct Signer {
     credentials: hawk::Credentials,
-    /// Taskcluster's `ext`: base64 JSON with the certificate (as an object) and `authorizedScopes`.
-    ext: String,
+    /// Taskcluster's `ext`: base64 JSON with the certificate (as an object) and `authorizedScopes`;
+    /// none for permanent credentials used with all their scopes.
+    ext: Option<String>,
     /// taskcluster-proxy's debugging headers, added to every answer.
     identity: HeaderMap,
 }
@@ -48,9 +49,11 @@ impl<'a> Signed<'a> {
 }
 
 impl Signer {
+    /// With `authorized_scopes` the signature limits the credentials to them (the proxy);
+    /// without, the credentials act with all their scopes (the worker's own calls for a run).
     pub(crate) fn new(
         creds: &TaskCredentials,
-        authorized_scopes: &[String],
+        authorized_scopes: Option<&[String]>,
     ) -> Result<Signer, ProxyError> {
         // The id is quoted into every `Authorization` header, so it must fit there; Taskcluster's
         // clientIds (`[A-Za-z0-9!@/:.+|_-]+`) all do.
@@ -63,18 +66,24 @@ impl Signer {
         if let Some(cert) = &certificate {
             ext.insert("certificate".into(), cert.clone());
         }
-        // Always sent, even when empty: an empty list grants nothing, whereas leaving it out
-        // would hand the task every scope of the credentials (taskcluster-proxy run with
+        // Always sent when given, even when empty: an empty list grants nothing, whereas leaving
+        // it out would hand the task every scope of the credentials (taskcluster-proxy run with
         // `--task-id` does the same).
-        ext.insert("authorizedScopes".into(), json!(authorized_scopes));
-        let ext = STANDARD.encode(Value::Object(ext).to_string());
+        if let Some(scopes) = authorized_scopes {
+            ext.insert("authorizedScopes".into(), json!(scopes));
+        }
+        let ext = (!ext.is_empty()).then(|| STANDARD.encode(Value::Object(ext).to_string()));
         Ok(Signer {
             credentials: hawk::Credentials {
                 id: creds.client_id.clone(),
                 key: hawk::Key::new(creds.access_token.as_bytes(), SHA256)?,
             },
             ext,
-            identity: identity_headers(creds, certificate.as_ref(), authorized_scopes),
+            identity: identity_headers(
+                creds,
+                certificate.as_ref(),
+                authorized_scopes.unwrap_or_default(),
+            ),
         })
     }
 
@@ -93,7 +102,7 @@ impl Signer {
             .transpose()?;
         let header = RequestBuilder::new(method, signed.host, signed.port, &signed.resource)
             .hash(hash.as_deref())
-            .ext(self.ext.as_str())
+            .ext(self.ext.as_deref())
             .request()
             .make_header(&self.credentials)?;
         HeaderValue::from_str(&format!("Hawk {header}"))
@@ -109,7 +118,7 @@ impl Signer {
         }
         let signed = Signed::of(&url)?;
         let bewit = RequestBuilder::new("GET", signed.host, signed.port, &signed.resource)
-            .ext(self.ext.as_str())
+            .ext(self.ext.as_deref())
             .request()
             .make_bewit_with_ttl(&self.credentials, ttl)?
             .to_str();

@@ -44,14 +44,13 @@ pub struct OutputPipe {
 impl OutputPipe {
     pub fn open(log: Arc<LiveLog>) -> std::io::Result<OutputPipe> {
         let (mut reader, writer) = std::io::pipe()?;
-        let handle = tokio::runtime::Handle::current();
         // A blocking thread: the pipe's read end is a plain blocking fd.
         let join = tokio::task::spawn_blocking(move || {
             let mut buf = vec![0u8; 16 * 1024];
             loop {
                 match reader.read(&mut buf) {
                     Ok(0) | Err(_) => return,
-                    Ok(n) => handle.block_on(log.write(&buf[..n])),
+                    Ok(n) => log.write(&buf[..n]),
                 }
             }
         });
@@ -96,8 +95,7 @@ impl CommandRun<'_> {
     pub async fn run(mut self) -> Ended {
         for (i, argv) in self.commands.iter().enumerate() {
             self.log
-                .worker_line(&format!("Executing command {i}: {}", shell_words(argv)))
-                .await;
+                .worker_line(&format!("Executing command {i}: {}", shell_words(argv)));
             let mut cmd = tokio::process::Command::new(&argv[0]);
             cmd.args(&argv[1..])
                 .current_dir(self.task_dir)
@@ -110,9 +108,7 @@ impl CommandRun<'_> {
                     cmd.stdout(out).stderr(err);
                 }
                 Err(e) => {
-                    self.log
-                        .worker_line(&format!("cannot attach output: {e}"))
-                        .await;
+                    self.log.worker_line(&format!("cannot attach output: {e}"));
                     return Ended::Failed { code: None };
                 }
             }
@@ -124,8 +120,7 @@ impl CommandRun<'_> {
                 Ok(c) => c,
                 Err(e) => {
                     self.log
-                        .worker_line(&format!("Failed to start command {i} ({}): {e}", argv[0]))
-                        .await;
+                        .worker_line(&format!("Failed to start command {i} ({}): {e}", argv[0]));
                     return Ended::Failed { code: None };
                 }
             };
@@ -144,8 +139,7 @@ impl CommandRun<'_> {
                 None => return Ended::MaxRunTimeExceeded,
                 Some(Err(e)) => {
                     self.log
-                        .worker_line(&format!("waiting for command {i}: {e}"))
-                        .await;
+                        .worker_line(&format!("waiting for command {i}: {e}"));
                     return Ended::Failed { code: None };
                 }
                 Some(Ok(status)) => {
@@ -153,8 +147,7 @@ impl CommandRun<'_> {
                     match status.code() {
                         Some(0) => {
                             self.log
-                                .worker_line(&format!("Exit Code: 0 ({:.3}s)", took.as_secs_f64()))
-                                .await;
+                                .worker_line(&format!("Exit Code: 0 ({:.3}s)", took.as_secs_f64()));
                         }
                         code => {
                             let what = match code {
@@ -162,8 +155,7 @@ impl CommandRun<'_> {
                                 None => format!("Killed by signal {:?}", signal_of(&status)),
                             };
                             self.log
-                                .worker_line(&format!("{what} ({:.3}s)", took.as_secs_f64()))
-                                .await;
+                                .worker_line(&format!("{what} ({:.3}s)", took.as_secs_f64()));
                             return Ended::Failed { code };
                         }
                     }

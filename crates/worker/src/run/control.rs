@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::queue_api::{RunApi, TaskCredentials};
+use crate::queue_api::{QueueApi, RunApi, TaskCredentials};
 use crate::run::commands::Abort;
 
 /// When to reclaim a claim that lasts until `taken_until`: three minutes before it ends, as
@@ -35,7 +35,7 @@ pub type OnCredentials = Box<dyn Fn(TaskCredentials) + Send + Sync>;
 /// Runs until `done` is cancelled; sends an [`Abort::Lost`] when the run is gone.
 pub async fn control_run(
     run: Arc<RunApi>,
-    status_client: taskcluster::Queue,
+    api: QueueApi,
     first_taken_until: String,
     cancel_poll: Duration,
     abort: watch::Sender<Option<Abort>>,
@@ -54,7 +54,7 @@ pub async fn control_run(
             _ = tokio::time::sleep_until(next_reclaim) => {
                 match run.reclaim().await {
                     Ok((creds, until)) => {
-                        if let Err(e) = run.set_credentials(&creds).await {
+                        if let Err(e) = run.set_credentials(&creds) {
                             tracing::warn!(error = %e, "new run credentials are unusable");
                         }
                         on_credentials(creds);
@@ -74,7 +74,7 @@ pub async fn control_run(
                 }
             }
             _ = poll.tick() => {
-                if let Some(reason) = lost_by_status(&status_client, &run).await {
+                if let Some(reason) = lost_by_status(&api, &run).await {
                     let _ = abort.send(Some(Abort::Lost(reason)));
                     return;
                 }
@@ -85,8 +85,8 @@ pub async fn control_run(
 
 /// The run is lost when the queue shows it as anything but running (canceled, deadline-exceeded,
 /// claim-expired, or taken by another run).
-async fn lost_by_status(queue: &taskcluster::Queue, run: &RunApi) -> Option<String> {
-    let status = queue.status(&run.task_id).await.ok()?;
+async fn lost_by_status(api: &QueueApi, run: &RunApi) -> Option<String> {
+    let status = api.status(&run.task_id).await.ok()?;
     let runs = status.pointer("/status/runs")?.as_array()?;
     let ours = runs.iter().find(|r| {
         r.get("runId")

@@ -57,12 +57,7 @@ pub async fn run_claim(
     claimed_at: Instant,
     shutdown: CancellationToken,
 ) -> RunOutcome {
-    let task_id = claim
-        .status
-        .get("taskId")
-        .and_then(|v| v.as_str())
-        .unwrap_or_default()
-        .to_string();
+    let task_id = claim.task_id();
     let name = claim
         .task
         .pointer("/metadata/name")
@@ -163,13 +158,11 @@ impl TaskRun {
     }
 
     async fn execute(self, shutdown: CancellationToken) -> Resolution {
-        if let Err(e) =
-            tokio::fs::create_dir_all(self.log_path.parent().unwrap_or(Path::new("."))).await
-        {
+        if let Err(e) = std::fs::create_dir_all(self.log_path.parent().unwrap_or(Path::new("."))) {
             tracing::error!(error = %e, "cannot create the log directory");
             return Resolution::Exception("internal-error");
         }
-        let log = match LiveLog::create(&self.log_path).await {
+        let log = match LiveLog::create(&self.log_path) {
             Ok(l) => l,
             Err(e) => {
                 tracing::error!(error = %e, "cannot create the task log");
@@ -185,7 +178,6 @@ impl TaskRun {
         let live = parsed.as_ref().map_or(true, |p| p.features.live_log);
         if live {
             self.shared.logs.insert(token.clone(), Arc::clone(&log));
-            self.publish_live_log(&token, parsed.as_ref().ok()).await;
         }
         log.worker_line(&format!(
             "Worker {}/{} running task {} run {}",
@@ -193,18 +185,25 @@ impl TaskRun {
             self.shared.config.worker_id,
             self.task_id,
             self.run_id
-        ))
-        .await;
-        let resolution = match &parsed {
-            Err(reason) => {
-                log.worker_line(&format!("malformed-payload: {reason}"))
-                    .await;
-                Resolution::Exception("malformed-payload")
+        ));
+        // The live log's artifact is made while the task starts, not before: readers find it a
+        // moment later, the task starts a round trip sooner.
+        let publish = async {
+            if live {
+                self.publish_live_log(&token, parsed.as_ref().ok()).await;
             }
-            Ok(payload) => self.run_payload(payload, &log, shutdown).await,
         };
-        log.worker_line(&format!("Resolving task as {}", resolution.as_str()))
-            .await;
+        let work = async {
+            match &parsed {
+                Err(reason) => {
+                    log.worker_line(&format!("malformed-payload: {reason}"));
+                    Resolution::Exception("malformed-payload")
+                }
+                Ok(payload) => self.run_payload(payload, &log, shutdown).await,
+            }
+        };
+        let ((), resolution) = tokio::join!(publish, work);
+        log.worker_line(&format!("Resolving task as {}", resolution.as_str()));
         log.close();
         if resolution != Resolution::Lost {
             let backing = parsed.as_ref().map_or(true, |p| p.features.backing_log);
@@ -280,16 +279,14 @@ impl TaskRun {
         // A fresh directory every time: whatever an earlier run left is gone.
         let _ = tokio::fs::remove_dir_all(&self.dir).await;
         if let Err(e) = tokio::fs::create_dir_all(&self.dir).await {
-            log.worker_line(&format!("cannot create the task directory: {e}"))
-                .await;
+            log.worker_line(&format!("cannot create the task directory: {e}"));
             return Resolution::Exception("internal-error");
         }
         let marker = format!("{}/{}/{}", config.worker_id, self.task_id, self.run_id);
         let tracker = match Tracker::start(config.cleanslate, marker, config.capacity == 1) {
             Ok(t) => t,
             Err(e) => {
-                log.worker_line(&format!("cannot track the task's processes: {e}"))
-                    .await;
+                log.worker_line(&format!("cannot track the task's processes: {e}"));
                 return Resolution::Exception("internal-error");
             }
         };
@@ -313,11 +310,11 @@ impl TaskRun {
         {
             Ok(done) => {
                 for d in done {
-                    log.worker_line(&format!("Mounted {d}")).await;
+                    log.worker_line(&format!("Mounted {d}"));
                 }
             }
             Err(e) => {
-                log.worker_line(&format!("mount failed: {e}")).await;
+                log.worker_line(&format!("mount failed: {e}"));
                 return if e.is_task_fault() {
                     Resolution::Exception("malformed-payload")
                 } else {
@@ -331,8 +328,7 @@ impl TaskRun {
             match self.start_proxy(&self.claim_credentials()).await {
                 Ok(p) => Some(Arc::new(p)),
                 Err(e) => {
-                    log.worker_line(&format!("cannot start the taskcluster proxy: {e}"))
-                        .await;
+                    log.worker_line(&format!("cannot start the taskcluster proxy: {e}"));
                     return Resolution::Exception("internal-error");
                 }
             }
@@ -344,17 +340,9 @@ impl TaskRun {
         let control_done = CancellationToken::new();
         let control = {
             let proxy = proxy.clone();
-            let status_client = match self.shared.api.client(&config.credentials) {
-                Ok(c) => c,
-                Err(e) => {
-                    log.worker_line(&format!("cannot build a queue client: {e}"))
-                        .await;
-                    return Resolution::Exception("internal-error");
-                }
-            };
             tokio::spawn(control::control_run(
                 Arc::clone(&self.run),
-                status_client,
+                self.shared.api.clone(),
                 self.taken_until.clone(),
                 config.cancel_poll,
                 abort_tx.clone(),
@@ -385,8 +373,7 @@ impl TaskRun {
         let mut pipe = match OutputPipe::open(Arc::clone(log)) {
             Ok(p) => p,
             Err(e) => {
-                log.worker_line(&format!("cannot open the output pipe: {e}"))
-                    .await;
+                log.worker_line(&format!("cannot open the output pipe: {e}"));
                 control_done.cancel();
                 return Resolution::Exception("internal-error");
             }
@@ -426,15 +413,13 @@ impl TaskRun {
                 } else {
                     "process snapshot"
                 }
-            ))
-            .await;
+            ));
         }
         if !killed.survivors.is_empty() {
             log.worker_line(&format!(
                 "Clean slate: processes survived KILL: {:?}",
                 killed.survivors
-            ))
-            .await;
+            ));
         }
         if let Some(p) = proxy.and_then(|p| Arc::try_unwrap(p).ok()) {
             p.shutdown().await;
@@ -447,8 +432,7 @@ impl TaskRun {
             {
                 log.worker_line(&format!(
                     "Exit code {c} is listed in onExitStatus.retry: intermittent-task"
-                ))
-                .await;
+                ));
                 Resolution::Exception("intermittent-task")
             }
             Ended::Failed { .. } => Resolution::Failed,
@@ -456,17 +440,15 @@ impl TaskRun {
                 log.worker_line(&format!(
                     "Aborting task: max run time exceeded ({} s); the task failed",
                     payload.max_run_time
-                ))
-                .await;
+                ));
                 Resolution::Failed
             }
             Ended::Aborted(Abort::Shutdown) => {
-                log.worker_line("Aborting task: the worker is shutting down (worker-shutdown)")
-                    .await;
+                log.worker_line("Aborting task: the worker is shutting down (worker-shutdown)");
                 Resolution::Exception("worker-shutdown")
             }
             Ended::Aborted(Abort::Lost(why)) => {
-                log.worker_line(&format!("Aborting task: {why}")).await;
+                log.worker_line(&format!("Aborting task: {why}"));
                 return Resolution::Lost;
             }
         };
@@ -487,18 +469,16 @@ impl TaskRun {
                 log.worker_line(&format!(
                     "Missing artifacts: {}; the task failed",
                     up.missing.join(", ")
-                ))
-                .await;
+                ));
                 Resolution::Failed
             }
             Ok(_) => resolution,
             Err(e) if e.is_conflict() => {
-                log.worker_line(&format!("uploading artifacts: {e}")).await;
+                log.worker_line(&format!("uploading artifacts: {e}"));
                 Resolution::Lost
             }
             Err(e) => {
-                log.worker_line(&format!("uploading artifacts failed: {e}"))
-                    .await;
+                log.worker_line(&format!("uploading artifacts failed: {e}"));
                 Resolution::Exception("internal-error")
             }
         }
