@@ -64,6 +64,10 @@ impl ChildServer {
         peak_rss_of(self.child.id()?)
     }
 
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     pub async fn stop(self) {
         stop_child(self.child).await;
     }
@@ -75,6 +79,18 @@ pub fn peak_rss_of(pid: u32) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
+}
+
+/// CPU time (user + system) a process has used so far.
+pub fn cpu_time_of(pid: u32) -> Option<std::time::Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised name: utime and stime are the 12th and 13th.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let per_sec = unsafe { nix::libc::sysconf(nix::libc::_SC_CLK_TCK) };
+    (per_sec > 0).then(|| std::time::Duration::from_secs_f64(ticks as f64 / per_sec as f64))
 }
 
 /// SIGTERM for a graceful stop, then waits (bounded); kill_on_drop covers the rest.

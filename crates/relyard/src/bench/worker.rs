@@ -11,7 +11,7 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use serde_json::{json, Value};
 use taskcluster::Credentials;
 
-use super::child::{peak_rss_of, stop_child, ChildServer};
+use super::child::{cpu_time_of, peak_rss_of, stop_child, ChildServer};
 use super::queue::{create_all, Target};
 use super::stats::{ms, percentile, print_table};
 
@@ -101,6 +101,7 @@ pub async fn run(args: WorkerBenchArgs) -> anyhow::Result<()> {
         json!([["sleep", sleep]]),
     )
     .await?;
+    let server_cpu_before = server.pid().and_then(cpu_time_of).unwrap_or_default();
     let busy = start_worker(
         &target,
         "bench/sleep",
@@ -110,6 +111,8 @@ pub async fn run(args: WorkerBenchArgs) -> anyhow::Result<()> {
     )?;
     let span = wait_drained(&target, "bench/sleep", &ids).await?;
     let rss = busy.id().and_then(peak_rss_of);
+    let worker_cpu = busy.id().and_then(cpu_time_of).unwrap_or_default();
+    let server_cpu = server.pid().and_then(cpu_time_of).unwrap_or_default() - server_cpu_before;
     stop_child(busy).await;
     let ideal = args.tasks as f64 * args.sleep / args.capacity as f64;
     rows.push((
@@ -124,6 +127,15 @@ pub async fn run(args: WorkerBenchArgs) -> anyhow::Result<()> {
         "throughput as % of ideal".into(),
         format!("{:.1} %", 100.0 * ideal / span.as_secs_f64()),
         "≥ 98 %".into(),
+    ));
+    rows.push((
+        "CPU used in the throughput run: server / worker".into(),
+        format!(
+            "{:.2} s / {:.2} s",
+            server_cpu.as_secs_f64(),
+            worker_cpu.as_secs_f64()
+        ),
+        "-".into(),
     ));
     rows.push((
         "worker peak RSS".into(),

@@ -2,11 +2,12 @@
 //! their output going to the task log through one pipe.
 
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use tokio::io::AsyncReadExt;
 use tokio::sync::watch;
 
 use crate::cleanslate::Tracker;
@@ -43,12 +44,14 @@ pub struct OutputPipe {
 
 impl OutputPipe {
     pub fn open(log: Arc<LiveLog>) -> std::io::Result<OutputPipe> {
-        let (mut reader, writer) = std::io::pipe()?;
-        // A blocking thread: the pipe's read end is a plain blocking fd.
-        let join = tokio::task::spawn_blocking(move || {
+        let (reader, writer) = std::io::pipe()?;
+        // Only the read end becomes non-blocking (it is its own open file description): the
+        // task's processes write to a plain blocking pipe, as they expect.
+        let mut reader = tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(reader))?;
+        let join = tokio::spawn(async move {
             let mut buf = vec![0u8; 16 * 1024];
             loop {
-                match reader.read(&mut buf) {
+                match reader.read(&mut buf).await {
                     Ok(0) | Err(_) => return,
                     Ok(n) => log.write(&buf[..n]),
                 }
