@@ -154,28 +154,52 @@ impl Tracker {
     }
 
     async fn kill_snapshot(&self, grace: Duration) -> KillReport {
-        let targets = self.snapshot_targets();
-        if targets.is_empty() {
-            return KillReport::default();
+        end_processes(
+            || self.snapshot_targets(),
+            grace,
+            |targets| signal_all(targets, Signal::SIGKILL),
+        )
+        .await
+    }
+}
+
+/// The kill sequence of both ways of tracking: TERM to what `list` finds, up to `grace` for it
+/// to go, then `kill` on everything found in either look, until nothing listed is left (bounded).
+async fn end_processes(
+    list: impl Fn() -> Vec<ProcId>,
+    grace: Duration,
+    kill: impl Fn(&[ProcId]),
+) -> KillReport {
+    let first = list();
+    if first.is_empty() {
+        return KillReport::default();
+    }
+    signal_all(&first, Signal::SIGTERM);
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline && !list().is_empty() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Whatever the task started while we waited is in the second look too.
+    let mut seen = first;
+    for p in list() {
+        if !seen.contains(&p) {
+            seen.push(p);
         }
-        signal_all(&targets, Signal::SIGTERM);
-        let deadline = Instant::now() + grace;
-        while Instant::now() < deadline && targets.iter().any(|p| p.alive()) {
-            tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    kill(&seen);
+    let limit = Instant::now() + Duration::from_secs(5);
+    loop {
+        let left = list();
+        if left.is_empty() || Instant::now() >= limit {
+            break;
         }
-        // Whatever the task started while we waited is in the second look too.
-        let mut all: Vec<ProcId> = targets.clone();
-        for p in self.snapshot_targets() {
-            if !all.contains(&p) {
-                all.push(p);
-            }
-        }
-        signal_all(&all, Signal::SIGKILL);
-        let survivors = wait_gone(&all, Duration::from_secs(5)).await;
-        KillReport {
-            killed: all.len(),
-            survivors,
-        }
+        signal_all(&left, Signal::SIGKILL);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let survivors = wait_gone(&seen, Duration::from_millis(100)).await;
+    KillReport {
+        killed: seen.len(),
+        survivors,
     }
 }
 
@@ -328,35 +352,17 @@ impl Cgroup {
     }
 
     async fn kill_all(&self, grace: Duration) -> KillReport {
-        let first = self.members();
-        if first.is_empty() {
-            return KillReport::default();
-        }
-        signal_all(&first, Signal::SIGTERM);
-        let deadline = Instant::now() + grace;
-        while Instant::now() < deadline && !self.members().is_empty() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        let mut seen = first;
-        for p in self.members() {
-            if !seen.contains(&p) {
-                seen.push(p);
-            }
-        }
-        // cgroup.kill (Linux 5.14+) kills even what forks while we iterate; else one by one.
-        if std::fs::write(self.dir.join("cgroup.kill"), "1").is_err() {
-            signal_all(&self.members(), Signal::SIGKILL);
-        }
-        let limit = Instant::now() + Duration::from_secs(5);
-        while !self.members().is_empty() && Instant::now() < limit {
-            signal_all(&self.members(), Signal::SIGKILL);
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        let survivors = wait_gone(&seen, Duration::from_millis(100)).await;
-        KillReport {
-            killed: seen.len(),
-            survivors,
-        }
+        end_processes(
+            || self.members(),
+            grace,
+            |seen| {
+                // cgroup.kill (Linux 5.14+) kills even what forks meanwhile; else one by one.
+                if std::fs::write(self.dir.join("cgroup.kill"), "1").is_err() {
+                    signal_all(seen, Signal::SIGKILL);
+                }
+            },
+        )
+        .await
     }
 }
 

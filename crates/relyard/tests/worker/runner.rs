@@ -143,3 +143,59 @@ async fn a_step_exiting_2_halts_the_worker_before_it_claims() {
         "a halted worker claimed a task"
     );
 }
+
+#[tokio::test]
+async fn the_recycle_policy_reboots_after_a_failed_task() {
+    let env = Env::new().await;
+    let rebooted = env.path("rebooted");
+    let policy = env.path("recycle.json");
+    std::fs::write(
+        &policy,
+        json!({
+            "rebootCommand": ["sh", "-c", format!("echo $0 > {}", rebooted.display()), "reboot"],
+            "rules": [{"results": ["failed"], "taskName": ["^flaky-"], "action": "reboot"}],
+            "default": "continue",
+        })
+        .to_string(),
+    )
+    .expect("write policy");
+    // Capacity 1: no claimWork is waiting when the policy ends the worker, so it exits at once
+    // (a call in flight is always waited for: its answer may hold tasks already ours).
+    let mut worker = env.worker(
+        "recycled",
+        &[
+            "--capacity",
+            "1",
+            "--recycle-policy",
+            &policy.to_string_lossy(),
+        ],
+    );
+    // A completed task, and a failed one whose name the rule does not match, change nothing.
+    let fine = env
+        .create(&env.task(
+            "flaky-but-fine",
+            json!({"command": [["true"]], "maxRunTime": 30}),
+        ))
+        .await;
+    assert_eq!(env.wait_resolved(&fine).await["state"], "completed");
+    let other = env
+        .create(&env.task("other", json!({"command": [["false"]], "maxRunTime": 30})))
+        .await;
+    assert_eq!(env.wait_resolved(&other).await["state"], "failed");
+    assert!(!rebooted.exists());
+    let flaky = env
+        .create(&env.task(
+            "flaky-and-failing",
+            json!({"command": [["false"]], "maxRunTime": 30}),
+        ))
+        .await;
+    assert_eq!(env.wait_resolved(&flaky).await["state"], "failed");
+    let exit = worker.wait(Duration::from_secs(30)).await;
+    assert!(exit.success(), "{exit:?}");
+    assert_eq!(
+        std::fs::read_to_string(&rebooted)
+            .expect("the reboot command ran")
+            .trim(),
+        "reboot"
+    );
+}

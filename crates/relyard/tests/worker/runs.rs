@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use tokio::io::AsyncReadExt;
 
 use crate::common::{sh, wait_file, Env};
 
@@ -65,21 +66,27 @@ async fn the_live_log_is_readable_while_the_task_runs() {
     let id = env.create(&env.task("livelog", payload)).await;
     env.wait_state(&id, &["running"], Duration::from_secs(30))
         .await;
-    // While the task waits for the gate, live.log streams what it printed so far.
-    let url = env
-        .queue()
-        .getLatestArtifact_signed_url(&id, "public/logs/live.log", Duration::from_secs(300))
-        .expect("url");
-    let mut resp = reqwest::get(&url).await.expect("GET live.log");
-    assert!(resp.status().is_success());
+    // While the task waits for the gate, `relyard task log -f` streams what it printed so far
+    // (waiting for the live log's artifact if the task has only just been claimed).
+    let mut follower = tokio::process::Command::new(env!("CARGO_BIN_EXE_relyard"))
+        .args(["task", "log", "-f", &id])
+        .env("TASKCLUSTER_ROOT_URL", &env.server.root_url)
+        .env("TASKCLUSTER_CLIENT_ID", relyard_auth::ROOT_CLIENT_ID)
+        .env("TASKCLUSTER_ACCESS_TOKEN", &env.server.root_access_token)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("relyard task log starts");
+    let mut out = follower.stdout.take().expect("stdout");
     let mut seen = String::new();
+    let mut buf = vec![0u8; 4096];
     while !seen.contains("before-the-wait") {
-        let chunk = tokio::time::timeout(Duration::from_secs(20), resp.chunk())
+        let n = tokio::time::timeout(Duration::from_secs(20), out.read(&mut buf))
             .await
             .expect("live log bytes in time")
-            .expect("read")
-            .expect("the log goes on while the task runs");
-        seen.push_str(&String::from_utf8_lossy(&chunk));
+            .expect("read");
+        assert!(n > 0, "the log ended while the task runs: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
     }
     assert_eq!(
         env.status(&id).await["state"],
@@ -87,14 +94,13 @@ async fn the_live_log_is_readable_while_the_task_runs() {
         "read while running"
     );
     std::fs::write(&gate, "go").expect("open the gate");
-    // The same stream follows the task to its end.
-    while let Some(chunk) = tokio::time::timeout(Duration::from_secs(20), resp.chunk())
+    // The same stream follows the task to its end, and the command exits.
+    tokio::time::timeout(Duration::from_secs(20), out.read_to_string(&mut seen))
         .await
         .expect("the log ends in time")
-        .expect("read")
-    {
-        seen.push_str(&String::from_utf8_lossy(&chunk));
-    }
+        .expect("read");
+    let status = follower.wait().await.expect("wait");
+    assert!(status.success(), "{status:?}");
     assert!(seen.contains("after-the-wait"), "{seen}");
     assert_eq!(env.wait_resolved(&id).await["state"], "completed");
     // Afterwards live.log is a link to the uploaded backing log.
