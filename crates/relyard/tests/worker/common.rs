@@ -224,3 +224,12 @@ pub async fn gone_within(pid: i32, limit: Duration) -> bool {
 pub fn sh(script: &str) -> Value {
     json!(["sh", "-c", script])
 }
+
+/// A payload whose task runs `sleep <secs>` in the background, writes its pid to `pidfile` and
+/// waits for it: a long-running task whose process the test can watch.
+pub fn sleeper(pidfile: &Path, secs: u32, max_run_time: u32) -> Value {
+    json!({
+        "command": [sh(&format!("sleep {secs} & echo $! > {}; wait", pidfile.display()))],
+        "maxRunTime": max_run_time,
+    })
+}

@@ -6,7 +6,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
-use crate::common::{sh, wait_file, Env};
+use crate::common::{sh, sleeper, wait_file, Env};
 
 #[tokio::test]
 async fn a_three_task_graph_runs_to_completion_in_dependency_order() {
@@ -136,10 +136,7 @@ async fn max_run_time_kills_the_task_and_fails_it() {
     let env = Env::new().await;
     let _worker = env.worker("maxrun", &[]);
     let pidfile = env.path("pid");
-    let payload = json!({
-        "command": [sh(&format!("sleep 120 & echo $! > {}; wait", pidfile.display()))],
-        "maxRunTime": 1,
-    });
+    let payload = sleeper(&pidfile, 120, 1);
     let id = env.create(&env.task("maxrun", payload)).await;
     let status = env.wait_resolved(&id).await;
     assert_eq!(status["state"], "failed", "{status:#}");
