@@ -265,3 +265,62 @@ async fn a_worker_runs_as_many_tasks_at_once_as_its_capacity_even_beyond_one_cla
         assert_eq!(env.wait_resolved(id).await["state"], "completed");
     }
 }
+
+#[tokio::test]
+async fn mounts_bring_artifacts_and_urls_into_the_task_directory_checked_by_sha256() {
+    let env = Env::new().await;
+    let _worker = env.worker("mounts", &[]);
+    let make = json!({
+        "command": [sh("mkdir -p out tools/bin && echo 'echo from-the-tool' > tools/bin/tool.sh && tar czf out/tools.tar.gz -C tools . && echo hello-mount > out/data.txt")],
+        "maxRunTime": 30,
+        "artifacts": [{"type": "directory", "path": "out", "name": "public/m"}],
+    });
+    let producer = env.create(&env.task("producer", make)).await;
+    let sha = hex::encode(Sha256::digest(b"hello-mount\n"));
+    let url = format!(
+        "{}/api/queue/v1/task/{producer}/artifacts/public%2Fm%2Fdata.txt",
+        env.server.root_url
+    );
+    let mut consume_def = env.task(
+        "consumer",
+        json!({
+            "command": [sh("cat in/data.txt viaurl.txt && sh tools/bin/tool.sh && stat -c 'mode=%a' tools/bin/tool.sh")],
+            "maxRunTime": 30,
+            "mounts": [
+                {"file": "in/data.txt", "content": {"taskId": producer, "artifact": "public/m/data.txt", "sha256": sha}},
+                {"directory": "tools", "format": "tar.gz", "content": {"taskId": producer, "artifact": "public/m/tools.tar.gz"}},
+                {"file": "viaurl.txt", "content": {"url": url, "sha256": sha}},
+            ],
+        }),
+    );
+    consume_def["dependencies"] = json!([producer]);
+    let consumer = env.create(&consume_def).await;
+    let mut bad_def = env.task(
+        "tampered",
+        json!({
+            "command": [["true"]],
+            "maxRunTime": 30,
+            "mounts": [{"file": "in/data.txt", "content": {"taskId": producer, "artifact": "public/m/data.txt", "sha256": "0".repeat(64)}}],
+        }),
+    );
+    bad_def["dependencies"] = json!([producer]);
+    let tampered = env.create(&bad_def).await;
+
+    let status = env.wait_resolved(&consumer).await;
+    let log = env.log(&consumer).await;
+    assert_eq!(status["state"], "completed", "{log}");
+    assert_eq!(log.matches("hello-mount").count(), 2, "{log}");
+    assert!(log.contains("from-the-tool"), "{log}");
+    assert!(
+        log.contains("mode=444"),
+        "the directory mount is read-only: {log}"
+    );
+
+    let status = env.wait_resolved(&tampered).await;
+    assert_eq!(
+        status["runs"][0]["reasonResolved"], "malformed-payload",
+        "{status:#}"
+    );
+    let log = env.log(&tampered).await;
+    assert!(log.contains("sha256"), "{log}");
+}
