@@ -28,8 +28,11 @@ def _fresh_postgres_database():
 
 
 class RelyardServer:
-    def __init__(self, database_url, data_dir, extra_args=(), root_access_token=None):
+    def __init__(self, database_url, data_dir, extra_args=(), root_access_token=None, made=None):
         self.root_access_token = root_access_token or secrets.token_urlsafe(33)[:44]
+        # Every server of a test, siblings included, so the fixture stops them all.
+        self.made = made if made is not None else []
+        self.made.append(self)
         self.extra_args = list(extra_args)
         self.database_url = database_url
         self.data_dir = data_dir
@@ -65,7 +68,9 @@ class RelyardServer:
 
     def sibling(self):
         """Another server on the same database, data directory and root token."""
-        return RelyardServer(self.database_url, self.data_dir, self.extra_args, self.root_access_token)
+        return RelyardServer(
+            self.database_url, self.data_dir, self.extra_args, self.root_access_token, self.made
+        )
 
     def query(self, sql):
         """Rows of a read-only SQL query against the server's database, as tuples of strings."""
@@ -115,9 +120,7 @@ def make_server(backend):
         url = _database_url(backend, tmp)
 
         def make(*extra_args):
-            srv = RelyardServer(url, os.path.join(tmp, "data"), extra_args)
-            made.append(srv)
-            return srv
+            return RelyardServer(url, os.path.join(tmp, "data"), extra_args, made=made)
 
         try:
             yield make

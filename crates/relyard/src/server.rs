@@ -47,6 +47,7 @@ pub struct Server {
     pub db: Db,
     pub auth: Arc<AuthService>,
     shutdown: CancellationToken,
+    claim_waits: CancellationToken,
     serving: JoinHandle<std::io::Result<()>>,
 }
 
@@ -109,6 +110,8 @@ impl Server {
         ));
 
         let blobs = Arc::new(artifact_store(&config, &root_url, db.clone())?);
+        // Cancelled by shutdown, or earlier by `release_claim_waits` when local workers stop.
+        let claim_waits = shutdown.child_token();
         let queue = Queue::new(
             db.clone(),
             Arc::clone(&bus),
@@ -120,7 +123,7 @@ impl Server {
                 reaper_interval: config.reaper_interval,
                 ..QueueConfig::default()
             },
-            shutdown.clone(),
+            claim_waits.clone(),
         );
         tokio::spawn(relyard_queue::run_background(
             Arc::clone(&queue),
@@ -165,6 +168,7 @@ impl Server {
             db,
             auth,
             shutdown,
+            claim_waits,
             serving,
         })
     }
@@ -172,6 +176,13 @@ impl Server {
     /// Cancelled to stop: long polls return, in-flight requests finish, then the server exits.
     pub fn shutdown_token(&self) -> CancellationToken {
         self.shutdown.clone()
+    }
+
+    /// Cancelled to make waiting claimWork calls answer `{tasks: []}` at once (and later ones
+    /// without waiting) while everything else goes on serving: `relyard up` stops its in-process
+    /// workers this way, so they are not held for claimWork's 20 s long poll.
+    pub fn claim_waits_token(&self) -> CancellationToken {
+        self.claim_waits.clone()
     }
 
     /// Runs until the shutdown token is cancelled and every connection has finished.

@@ -104,10 +104,14 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         workers.push(tokio::spawn(worker.run(stop_workers.clone())));
     }
     let stop_server = server.shutdown_token();
+    let release_claims = server.claim_waits_token();
     tokio::spawn(async move {
         super::termination().await;
         tracing::info!("shutting down: workers first, then the server");
         stop_workers.cancel();
+        // The server stops right after its workers: answer every waiting claimWork now, so the
+        // workers are not held for the rest of a 20 s long poll.
+        release_claims.cancel();
         for w in workers {
             match w.await {
                 Ok(Ok(exit)) => tracing::info!(?exit, "worker stopped"),
