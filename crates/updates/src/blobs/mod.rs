@@ -1,0 +1,118 @@
+//! Release blobs: parsing by `schema_version` and the pieces of update.xml
+//! each kind contributes.
+
+mod app;
+mod desupport;
+mod value;
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+pub use app::AppRelease;
+pub use desupport::DesupportBlob;
+
+use crate::allowlist::{DomainAllowlist, ForceHosts};
+use crate::error::{Result, UpdatesError};
+use crate::request::UpdateQuery;
+
+/// Balrog's `ServeUpdate`: Maybe means "past the client's pin: look for a
+/// pinned release first".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServeUpdate {
+    No,
+    Maybe,
+    Yes,
+}
+
+/// A parsed release blob.
+#[derive(Debug, Clone)]
+pub enum Release {
+    App(AppRelease),
+    Desupport(DesupportBlob),
+}
+
+/// Releases by name, which partial patches look their `from` release up in.
+pub trait ReleaseLookup {
+    fn release(&self, name: &str) -> Option<&Release>;
+}
+
+impl ReleaseLookup for HashMap<String, Release> {
+    fn release(&self, name: &str) -> Option<&Release> {
+        self.get(name)
+    }
+}
+
+/// What rendering needs besides the blob and the query.
+pub struct RenderContext<'a> {
+    pub allowlist: &'a DomainAllowlist,
+    pub force_hosts: &'a ForceHosts,
+    pub releases: &'a dyn ReleaseLookup,
+}
+
+/// The three parts of the `<update>` element a blob renders, as lines.
+pub struct UpdateParts {
+    pub header: String,
+    pub body: Vec<String>,
+    pub footer: String,
+}
+
+impl Release {
+    /// Parses a blob as Balrog's `createBlob` does (schema 7 was removed).
+    pub fn from_json(data: Value) -> Result<Release> {
+        let schema = match data.get("schema_version") {
+            None | Some(Value::Null) => {
+                return Err(UpdatesError::InvalidBlob(
+                    "schema_version is not set".into(),
+                ))
+            }
+            Some(v) => v
+                .as_u64()
+                .ok_or_else(|| UpdatesError::InvalidBlob("schema_version is unknown".into()))?,
+        };
+        let Value::Object(map) = data else {
+            return Err(UpdatesError::InvalidBlob(
+                "a blob must be a JSON object".into(),
+            ));
+        };
+        match schema {
+            1..=6 | 8 | 9 => Ok(Release::App(AppRelease::new(schema as u32, map)?)),
+            50 => Ok(Release::Desupport(DesupportBlob::new(map)?)),
+            1000 | 4000 | 5000 | 10000 => Err(UpdatesError::InvalidBlob(format!(
+                "schema_version {schema} is not supported by relyard yet"
+            ))),
+            _ => Err(UpdatesError::InvalidBlob(
+                "schema_version is unknown".into(),
+            )),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Release::App(a) => a.name(),
+            Release::Desupport(d) => d.name(),
+        }
+    }
+
+    pub fn should_serve_update(&self, q: &UpdateQuery) -> Result<ServeUpdate> {
+        match self {
+            Release::App(a) => a.should_serve_update(q),
+            Release::Desupport(_) => Ok(ServeUpdate::Yes),
+        }
+    }
+
+    pub fn render(
+        &self,
+        q: &UpdateQuery,
+        update_type: &str,
+        ctx: &RenderContext<'_>,
+    ) -> Result<UpdateParts> {
+        match self {
+            Release::App(a) => a.render(q, update_type, ctx),
+            Release::Desupport(d) => Ok(d.render(q, update_type)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

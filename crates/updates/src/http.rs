@@ -1,0 +1,61 @@
+//! The public update endpoints as an axum router.
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use http::header::USER_AGENT;
+use http::{HeaderName, HeaderValue, StatusCode};
+
+use crate::answer::{Answer, UpdateRequest};
+use crate::service::UpdatesService;
+
+/// `GET /update/...`: every path under `/update` is answered (Balrog gives
+/// unknown ones the empty document with status 200).
+pub fn router(service: UpdatesService) -> Router {
+    Router::new()
+        .route("/update", get(update))
+        .route("/update/{*rest}", get(update))
+        .with_state(service)
+}
+
+async fn update(State(service): State<UpdatesService>, req: Request) -> Response {
+    let uri = req.uri();
+    let ua = req.headers().get(USER_AGENT).and_then(|v| v.to_str().ok());
+    let answer = service.answer(&UpdateRequest {
+        path: uri.path(),
+        query: uri.query(),
+        user_agent: ua,
+    });
+    into_response(answer)
+}
+
+fn into_response(a: Answer) -> Response {
+    let mut resp = Response::new(Body::from(a.body));
+    *resp.status_mut() =
+        StatusCode::from_u16(a.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    for (name, value) in a.headers {
+        // Header values come from rule ids and fixed strings; skip any that
+        // would not be valid rather than fail the request.
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            resp.headers_mut()
+                .insert(HeaderName::from_static(lower(name)), v);
+        }
+    }
+    resp
+}
+
+/// `HeaderName::from_static` wants lower case.
+fn lower(name: &'static str) -> &'static str {
+    match name {
+        "Content-Type" => "content-type",
+        "Strict-Transport-Security" => "strict-transport-security",
+        "X-Content-Type-Options" => "x-content-type-options",
+        "Cache-Control" => "cache-control",
+        "Content-Security-Policy" => "content-security-policy",
+        "Rule-ID" => "rule-id",
+        "Rule-Data-Version" => "rule-data-version",
+        _ => "x-unknown",
+    }
+}

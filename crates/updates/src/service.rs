@@ -1,0 +1,104 @@
+//! The in-memory state the public endpoints read.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use serde_json::Value;
+
+use crate::allowlist::{DomainAllowlist, ForceHosts};
+use crate::answer::{answer, Answer, Catalog, PinnableRelease, UpdateRequest};
+use crate::blobs::Release;
+use crate::error::Result;
+use crate::rules::{Dice, EmergencyShutoff, RandomDice, Rule};
+
+/// Holds one immutable [`Catalog`] snapshot; loads swap in a new one, so a
+/// request never sees half of an update and never waits on a writer for
+/// longer than an `Arc` clone.
+#[derive(Clone)]
+pub struct UpdatesService {
+    catalog: Arc<RwLock<Arc<Catalog>>>,
+    dice: Arc<dyn Dice>,
+}
+
+impl Default for UpdatesService {
+    fn default() -> Self {
+        UpdatesService::new(Arc::new(RandomDice))
+    }
+}
+
+impl UpdatesService {
+    /// A service with an empty catalog and the given dice (tests pass a fixed roll).
+    pub fn new(dice: Arc<dyn Dice>) -> UpdatesService {
+        UpdatesService {
+            catalog: Arc::new(RwLock::new(Arc::new(Catalog::default()))),
+            dice,
+        }
+    }
+
+    /// The current snapshot.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        match self.catalog.read() {
+            Ok(c) => c.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn modify(&self, f: impl FnOnce(&mut Catalog)) {
+        let mut guard = match self.catalog.write() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let mut next = (**guard).clone();
+        f(&mut next);
+        *guard = Arc::new(next);
+    }
+
+    /// Replaces all rules; they are kept in rule_id order (priority ties go
+    /// to the lower id, as in Balrog).
+    pub fn load_rules(&self, mut rules: Vec<Rule>) {
+        rules.sort_by_key(|r| r.rule_id);
+        self.modify(|c| c.rules = rules);
+    }
+
+    /// Replaces all releases with these blobs, named by their `name` field.
+    /// Nothing changes if any blob is invalid.
+    pub fn load_releases(&self, blobs: Vec<Value>) -> Result<()> {
+        let mut releases = HashMap::new();
+        for blob in blobs {
+            let r = Release::from_json(blob)?;
+            releases.insert(r.name().to_string(), r);
+        }
+        self.modify(|c| c.releases = releases);
+        Ok(())
+    }
+
+    /// Adds or replaces one release.
+    pub fn put_release(&self, blob: Value) -> Result<()> {
+        let r = Release::from_json(blob)?;
+        self.modify(|c| {
+            c.releases.insert(r.name().to_string(), r);
+        });
+        Ok(())
+    }
+
+    pub fn load_shutoffs(&self, shutoffs: Vec<EmergencyShutoff>) {
+        self.modify(|c| c.shutoffs = shutoffs);
+    }
+
+    pub fn load_pins(&self, pins: Vec<PinnableRelease>) {
+        self.modify(|c| c.pins = pins);
+    }
+
+    pub fn set_allowlist(&self, allowlist: DomainAllowlist) {
+        self.modify(|c| c.allowlist = allowlist);
+    }
+
+    pub fn set_force_hosts(&self, hosts: ForceHosts) {
+        self.modify(|c| c.force_hosts = hosts);
+    }
+
+    /// Answers one request from the current snapshot.
+    pub fn answer(&self, req: &UpdateRequest<'_>) -> Answer {
+        answer(req, &self.catalog(), self.dice.as_ref())
+    }
+}
