@@ -3,13 +3,14 @@
 
 pub mod commands;
 pub mod control;
+mod logs;
+mod workdir;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -19,6 +20,7 @@ use crate::payload::{self, Payload};
 use crate::queue_api::{Claim, RunApi};
 use crate::Shared;
 use commands::{Abort, CommandRun, Ended, OutputPipe};
+use workdir::remove_dir_forcibly;
 
 /// How a run ended, as reported to the queue (or not, when the run was lost).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -221,54 +223,6 @@ impl TaskRun {
         resolution
     }
 
-    /// `public/logs/live.log` as a reference to this worker's live log URL while the task runs.
-    async fn publish_live_log(&self, token: &str, payload: Option<&Payload>) {
-        let max_run = payload.map_or(0, |p| p.max_run_time);
-        let until = chrono::Utc::now() + chrono::Duration::seconds(max_run as i64 + 15 * 60);
-        let expires = match chrono::DateTime::parse_from_rfc3339(&self.task_expires()) {
-            Ok(t) if t < until => t.with_timezone(&chrono::Utc),
-            _ => until,
-        };
-        let name = payload.map_or("public/logs/live.log".to_string(), |p| p.logs.live.clone());
-        let url = format!("{}/log/{token}", self.shared.livelog_base);
-        let body = json!({
-            "storageType": "reference",
-            "url": url,
-            "contentType": "text/plain; charset=utf-8",
-            "expires": expires.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        });
-        if let Err(e) = self.run.create_artifact(&name, &body).await {
-            tracing::warn!(error = %e, task_id = %self.task_id, "creating the live log artifact failed");
-        }
-    }
-
-    /// Uploads the finished log and turns `live.log` into a link to it, as generic-worker does.
-    async fn publish_backing_log(
-        &self,
-        logs: &payload::Logs,
-        live: bool,
-    ) -> Result<(), crate::artifacts::ArtifactError> {
-        let expires = self.task_expires();
-        crate::artifacts::upload_file(
-            &self.run,
-            &self.shared.http,
-            &logs.backing,
-            &self.log_path,
-            "text/plain; charset=utf-8",
-            &expires,
-        )
-        .await?;
-        if live {
-            self.run
-                .create_artifact(
-                    &logs.live,
-                    &json!({"storageType": "link", "artifact": logs.backing, "expires": expires, "contentType": "text/plain; charset=utf-8"}),
-                )
-                .await?;
-        }
-        Ok(())
-    }
-
     async fn run_payload(
         &self,
         payload: &Payload,
@@ -425,33 +379,10 @@ impl TaskRun {
             p.shutdown().await;
         }
 
-        let resolution = match ended {
-            Ended::Succeeded => Resolution::Completed,
-            Ended::Failed { code: Some(c) }
-                if payload.on_exit_status.retry.contains(&(c as i64)) =>
-            {
-                log.worker_line(&format!(
-                    "Exit code {c} is listed in onExitStatus.retry: intermittent-task"
-                ));
-                Resolution::Exception("intermittent-task")
-            }
-            Ended::Failed { .. } => Resolution::Failed,
-            Ended::MaxRunTimeExceeded => {
-                log.worker_line(&format!(
-                    "Aborting task: max run time exceeded ({} s); the task failed",
-                    payload.max_run_time
-                ));
-                Resolution::Failed
-            }
-            Ended::Aborted(Abort::Shutdown) => {
-                log.worker_line("Aborting task: the worker is shutting down (worker-shutdown)");
-                Resolution::Exception("worker-shutdown")
-            }
-            Ended::Aborted(Abort::Lost(why)) => {
-                log.worker_line(&format!("Aborting task: {why}"));
-                return Resolution::Lost;
-            }
-        };
+        let resolution = resolution_of(ended, payload, log);
+        if resolution == Resolution::Lost {
+            return resolution;
+        }
         if matches!(resolution, Resolution::Exception("worker-shutdown")) {
             return resolution;
         }
@@ -504,79 +435,33 @@ impl TaskRun {
             .unwrap_or_default();
         crate::proxy::TaskProxy::start(&self.shared.config.root_url, creds.clone(), scopes).await
     }
-
-    /// The task's environment, built from nothing so that no credential of the worker's leaks in.
-    fn task_env(&self, payload: &Payload, proxy_url: Option<String>) -> BTreeMap<String, String> {
-        let mut env = BTreeMap::new();
-        for key in [
-            "PATH", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME", "SHELL", "TERM",
-        ] {
-            if let Ok(v) = std::env::var(key) {
-                env.insert(key.to_string(), v);
-            }
-        }
-        env.entry("PATH".into())
-            .or_insert_with(|| "/usr/local/bin:/usr/bin:/bin".into());
-        let dir = self.dir.to_string_lossy().to_string();
-        env.insert("HOME".into(), dir.clone());
-        env.insert("TASK_WORKDIR".into(), dir);
-        env.insert("TASK_ID".into(), self.task_id.clone());
-        env.insert("RUN_ID".into(), self.run_id.to_string());
-        if let Some(g) = self.task.get("taskGroupId").and_then(|v| v.as_str()) {
-            env.insert("TASK_GROUP_ID".into(), g.to_string());
-        }
-        env.insert(
-            "TASKCLUSTER_ROOT_URL".into(),
-            self.shared.config.root_url.clone(),
-        );
-        env.insert(
-            "TASKCLUSTER_WORKER_GROUP".into(),
-            self.shared.config.worker_group.clone(),
-        );
-        env.insert(
-            "TASKCLUSTER_WORKER_ID".into(),
-            self.shared.config.worker_id.clone(),
-        );
-        for (k, v) in &payload.env {
-            env.insert(k.clone(), v.clone());
-        }
-        if let Some(url) = proxy_url {
-            env.insert("TASKCLUSTER_PROXY_URL".into(), url);
-        }
-        env
-    }
 }
 
-/// Removes a task directory even where the task (or a read-only mount) took write bits away.
-async fn remove_dir_forcibly(dir: &Path) {
-    if tokio::fs::remove_dir_all(dir).await.is_ok() {
-        return;
-    }
-    let d = dir.to_path_buf();
-    let _ = tokio::task::spawn_blocking(move || {
-        restore_write(&d);
-        std::fs::remove_dir_all(&d)
-    })
-    .await;
-}
-
-fn restore_write(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let Ok(meta) = std::fs::symlink_metadata(path) else {
-        return;
-    };
-    if meta.file_type().is_symlink() {
-        return;
-    }
-    let _ = std::fs::set_permissions(
-        path,
-        std::fs::Permissions::from_mode(meta.permissions().mode() | 0o700),
-    );
-    if meta.is_dir() {
-        if let Ok(entries) = std::fs::read_dir(path) {
-            for e in entries.flatten() {
-                restore_write(&e.path());
-            }
+/// What the end of the commands means for the run, with the reason in the log.
+fn resolution_of(ended: Ended, payload: &Payload, log: &LiveLog) -> Resolution {
+    match ended {
+        Ended::Succeeded => Resolution::Completed,
+        Ended::Failed { code: Some(c) } if payload.on_exit_status.retry.contains(&(c as i64)) => {
+            log.worker_line(&format!(
+                "Exit code {c} is listed in onExitStatus.retry: intermittent-task"
+            ));
+            Resolution::Exception("intermittent-task")
+        }
+        Ended::Failed { .. } => Resolution::Failed,
+        Ended::MaxRunTimeExceeded => {
+            log.worker_line(&format!(
+                "Aborting task: max run time exceeded ({} s); the task failed",
+                payload.max_run_time
+            ));
+            Resolution::Failed
+        }
+        Ended::Aborted(Abort::Shutdown) => {
+            log.worker_line("Aborting task: the worker is shutting down (worker-shutdown)");
+            Resolution::Exception("worker-shutdown")
+        }
+        Ended::Aborted(Abort::Lost(why)) => {
+            log.worker_line(&format!("Aborting task: {why}"));
+            Resolution::Lost
         }
     }
 }
