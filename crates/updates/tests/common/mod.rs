@@ -1,0 +1,136 @@
+//! Starts the updates router on an ephemeral port and fetches URLs from it.
+
+use std::sync::Arc;
+
+use relyard_updates::allowlist::{DomainAllowlist, ForceHosts};
+use relyard_updates::{router, Rule, UpdatesService};
+use serde_json::Value;
+
+pub struct Server {
+    pub base: String,
+    pub service: UpdatesService,
+    client: reqwest::Client,
+}
+
+pub struct Got {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Got {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// The rule fields the Balrog fixtures set, the rest wildcards.
+pub fn rule(id: i64, priority: i64, rate: i64, mapping: &str, product: &str) -> Rule {
+    Rule {
+        rule_id: id,
+        priority: Some(priority),
+        background_rate: Some(rate),
+        mapping: Some(mapping.into()),
+        product: Some(product.into()),
+        update_type: "minor".into(),
+        data_version: 1,
+        ..Default::default()
+    }
+}
+
+/// A schema-1 blob with one platform `p` whose locales each have one
+/// complete: (locale, filesize, hashValue, fileUrl). This is the shape of
+/// most releases in Balrog's `tests/web/test_client.py` fixtures.
+pub fn v1_blob(
+    name: &str,
+    appv: Option<&str>,
+    build_id: &str,
+    locales: &[(&str, &str, &str, &str)],
+) -> Value {
+    let mut locs = serde_json::Map::new();
+    for (loc, size, hash, url) in locales {
+        locs.insert(
+            loc.to_string(),
+            serde_json::json!({"complete": {"filesize": size, "from": "*", "hashValue": hash, "fileUrl": url}}),
+        );
+    }
+    let mut blob = serde_json::json!({
+        "name": name, "schema_version": 1, "hashFunction": "sha512",
+        "platforms": {"p": {"buildID": build_id, "locales": locs}}
+    });
+    if let (Some(v), Some(m)) = (appv, blob.as_object_mut()) {
+        m.insert("appv".into(), v.into());
+        m.insert("extv".into(), v.into());
+    }
+    blob
+}
+
+impl Server {
+    /// Serves `rules` and `releases` with a dice that always rolls `roll`.
+    pub async fn start(
+        rules: Vec<Rule>,
+        releases: Vec<Value>,
+        allowlist: Value,
+        force_hosts: &[&str],
+        roll: u8,
+    ) -> Server {
+        let service = UpdatesService::new(Arc::new(move || roll));
+        service.load_rules(rules);
+        service.load_releases(releases).expect("valid releases");
+        service.set_allowlist(DomainAllowlist::from_json(&allowlist).expect("allow-list"));
+        service.set_force_hosts(ForceHosts(
+            force_hosts.iter().map(|s| s.to_string()).collect(),
+        ));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let app = router(service.clone());
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("serve");
+        });
+        Server {
+            base: format!("http://{addr}"),
+            service,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Got {
+        self.get_with_ua(path, None).await
+    }
+
+    pub async fn get_with_ua(&self, path: &str, ua: Option<&str>) -> Got {
+        let mut req = self.client.get(format!("{}{}", self.base, path));
+        if let Some(ua) = ua {
+            req = req.header("User-Agent", ua);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.text().await.expect("body");
+        Got {
+            status,
+            headers,
+            body,
+        }
+    }
+}
+
+/// The document Balrog's test expects. The Python tests write it with a
+/// trailing newline that minidom drops; Balrog's response has none.
+pub fn expected(xml: &str) -> String {
+    xml.trim_end_matches('\n').to_string()
+}
+
+pub const EMPTY: &str = "<?xml version=\"1.0\"?>\n<updates>\n</updates>";
+
+pub fn assert_xml(got: &Got, want: &str) {
+    assert_eq!(got.status, 200, "{}", got.body);
+    assert_eq!(got.header("content-type"), Some("text/xml; charset=utf-8"));
+    assert_eq!(got.body, expected(want));
+}
+
+pub fn assert_empty(got: &Got) {
+    assert_xml(got, EMPTY);
+}

@@ -1,0 +1,529 @@
+//! The public endpoint over HTTP, with the fixtures, URLs and expected XML of
+//! Balrog's `tests/web/test_client.py` (`ClientTestBase.setup` and the test
+//! named in each comment).
+
+mod common;
+
+use common::{assert_empty, assert_xml, rule, v1_blob, Server};
+use relyard_updates::{EmergencyShutoff, Rule};
+use serde_json::json;
+
+/// `ClientTestBase.setup`: the schema-1 products b, s, q (+fallback), c, c2,
+/// distTest, d (evil domain), e (no extv) and f (memory rules).
+async fn base() -> Server {
+    let mut rules = vec![
+        Rule {
+            alias: Some("moz-releng".into()),
+            ..rule(1, 90, 100, "b", "b")
+        },
+        Rule {
+            instruction_set: Some("SSE".into()),
+            ..rule(2, 90, 100, "s", "s")
+        },
+        Rule {
+            fallback_mapping: Some("fallback".into()),
+            ..rule(3, 90, 0, "q", "q")
+        },
+        Rule {
+            distribution: Some("default".into()),
+            ..rule(42024, 90, 100, "c", "c")
+        },
+        Rule {
+            distribution: Some("mozilla1,mozilla2,mozilla3".into()),
+            ..rule(5, 90, 100, "distTest", "distTest")
+        },
+        rule(6, 80, 100, "c2", "c"),
+        rule(7, 90, 100, "d", "d"),
+        rule(8, 90, 0, "e", "e"),
+    ];
+    for (id, channel, memory) in [(9, "a", "<=8000"), (10, "b", "9000"), (11, "c", ">10000")] {
+        rules.push(Rule {
+            channel: Some(channel.into()),
+            memory: Some(memory.into()),
+            ..rule(id, 90, 100, "f", "f")
+        });
+    }
+    let releases = vec![
+        v1_blob(
+            "b",
+            Some("1.0"),
+            "2",
+            &[
+                ("l", "3", "4", "http://a.com/z"),
+                ("xh", "5", "6", "http://a.com/x"),
+            ],
+        ),
+        v1_blob("s", Some("1.0"), "5", &[("l", "5", "5", "http://a.com/s")]),
+        v1_blob("q", Some("1.0"), "5", &[("l", "5", "5", "http://a.com/q")]),
+        v1_blob(
+            "fallback",
+            Some("1.0"),
+            "5",
+            &[("l", "5", "5", "http://a.com/fallback")],
+        ),
+        v1_blob(
+            "c",
+            Some("10.0"),
+            "11",
+            &[("l", "12", "13", "http://a.com/y")],
+        ),
+        v1_blob(
+            "distTest",
+            Some("10.0"),
+            "11",
+            &[("l", "12", "13", "http://a.com/distTest")],
+        ),
+        v1_blob(
+            "c2",
+            Some("15.0"),
+            "51",
+            &[("l", "52", "53", "http://a.com/x")],
+        ),
+        v1_blob(
+            "d",
+            Some("20.0"),
+            "21",
+            &[("l", "22", "23", "http://evil.com/y")],
+        ),
+        v1_blob("e", None, "25", &[("l", "22", "23", "http://a.com/y")]),
+        v1_blob(
+            "f",
+            Some("1.0"),
+            "35",
+            &[("l", "33", "34", "http://a.com/f")],
+        ),
+    ];
+    let allowlist = json!({
+        "a.com": ["b", "c", "e", "f", "response-a", "response-b", "s", "responseblob-a", "responseblob-b", "q", "fallback", "distTest"],
+        "download.mozilla.org": ["Firefox"], "archive.mozilla.org": ["Firefox"], "ftp.mozilla.org": ["SystemAddons"]
+    });
+    // The dice would roll 99; every rate in this fixture is 0 or 100.
+    Server::start(
+        rules,
+        releases,
+        allowlist,
+        &["http://a.com", "http://download.mozilla.org"],
+        99,
+    )
+    .await
+}
+
+const B_UPDATE: &str = r#"<?xml version="1.0"?>
+<updates>
+    <update type="minor" version="1.0" extensionVersion="1.0" buildID="2">
+        <patch type="complete" URL="http://a.com/z" hashFunction="sha512" hashValue="4" size="3"/>
+    </update>
+</updates>
+"#;
+
+const C_UPDATE: &str = r#"<?xml version="1.0"?>
+<updates>
+    <update type="minor" version="10.0" extensionVersion="10.0" buildID="11">
+        <patch type="complete" URL="http://a.com/y" hashFunction="sha512" hashValue="13" size="12"/>
+    </update>
+</updates>
+"#;
+
+const C2_UPDATE: &str = r#"<?xml version="1.0"?>
+<updates>
+    <update type="minor" version="15.0" extensionVersion="15.0" buildID="51">
+        <patch type="complete" URL="http://a.com/x" hashFunction="sha512" hashValue="53" size="52"/>
+    </update>
+</updates>
+"#;
+
+#[tokio::test]
+async fn every_url_form() {
+    let s = base().await;
+    // testVersion1Get, testVersion2Get, testVersion3GetWithUpdate, testVersion4Get,
+    // testDeprecatedEsrVersionStyleGetsUpdates
+    for url in [
+        "/update/1/b/1.0/1/p/l/a/update.xml",
+        "/update/2/b/1.0/0/p/l/a/a/update.xml",
+        "/update/3/b/1.0/1/p/l/a/a/a/a/update.xml",
+        "/update/4/b/1.0/1/p/l/a/a/a/a/1/update.xml",
+        "/update/5/b/1.0/1/p/l/a/a/a/a/1/update.xml",
+        "/update/3/b/1.0esrpre/1/p/l/a/a/a/a/update.xml",
+    ] {
+        assert_xml(&s.get(url).await, B_UPDATE);
+    }
+}
+
+#[tokio::test]
+async fn never_update_to_yourself_or_backwards() {
+    let s = base().await;
+    assert_empty(&s.get("/update/3/b/1.0/2/p/l/a/a/a/a/update.xml").await); // testDontUpdateToYourself
+    assert_empty(&s.get("/update/3/b/1.0/5/p/l/a/a/a/a/update.xml").await); // testDontUpdateBackwards
+    assert_empty(
+        &s.get("/update/3/c/15.0/1/p/l/a/a/default/a/update.xml")
+            .await,
+    ); // testDontDecreaseVersion
+    assert_empty(&s.get("/update/3/e/20.0/1/p/l/a/a/a/a/update.xml").await); // testEmptySnippetMissingExtv
+}
+
+#[tokio::test]
+async fn distribution_lists() {
+    let s = base().await;
+    // testVersion2GetIgnoresRuleWithDistribution: /update/2 has no distribution.
+    assert_xml(
+        &s.get("/update/2/c/10.0/1/p/l/a/a/update.xml").await,
+        C2_UPDATE,
+    );
+    // testVersion3GetWithDistribution, testVersion4GetWithDistribution, testVersion6GetWithDistribution
+    for url in [
+        "/update/3/c/1.0/1/p/l/a/a/default/a/update.xml",
+        "/update/4/c/1.0/1/p/l/a/a/default/a/a/update.xml",
+        "/update/6/c/1.0/1/p/l/a/a/SSE/default/a/update.xml",
+    ] {
+        assert_xml(&s.get(url).await, C_UPDATE);
+    }
+    // testVersion6GetDoesntMatchWrongDistribution: the lower-priority c2 rule.
+    assert_xml(
+        &s.get("/update/6/c/1.0/1/p/l/a/a/SSE/a/a/update.xml").await,
+        C2_UPDATE,
+    );
+    // testVersion6GetWithDistributionInList
+    assert_xml(
+        &s.get("/update/6/distTest/1.0/1/p/l/a/a/SSE/mozilla2/a/update.xml")
+            .await,
+        r#"<?xml version="1.0"?>
+<updates>
+    <update type="minor" version="10.0" extensionVersion="10.0" buildID="11">
+        <patch type="complete" URL="http://a.com/distTest" hashFunction="sha512" hashValue="13" size="12"/>
+    </update>
+</updates>
+"#,
+    );
+    // testVersion6GetWithDistributionNotInList, testVersion6GetNotMatchSubstringDistribution
+    assert_empty(
+        &s.get("/update/6/distTest/1.0/1/p/l/a/a/SSE/notinlist/a/update.xml")
+            .await,
+    );
+    assert_empty(
+        &s.get("/update/6/distTest/1.0/1/p/l/a/a/SSE/zilla/a/update.xml")
+            .await,
+    );
+}
+
+#[tokio::test]
+async fn system_capabilities_columns() {
+    let s = base().await;
+    // testVersion6GetWithInstructionSetMatch / WithoutInstructionSetMatch
+    assert_xml(
+        &s.get("/update/6/s/1.0/1/p/l/a/a/SSE/a/a/update.xml").await,
+        r#"<?xml version="1.0"?>
+<updates>
+    <update type="minor" version="1.0" extensionVersion="1.0" buildID="5">
+        <patch type="complete" URL="http://a.com/s" hashFunction="sha512" hashValue="5" size="5"/>
+    </update>
+</updates>
+"#,
+    );
+    assert_empty(&s.get("/update/6/s/1.0/1/p/l/a/a/SSE2/a/a/update.xml").await);
+    // testVersion6GetWith{LessThanEqualTo,Exact,GreaterThan}Memory[Encoded]
+    let f = r#"<?xml version="1.0"?>
+<updates>
+    <update type="minor" version="1.0" extensionVersion="1.0" buildID="35">
+        <patch type="complete" URL="http://a.com/f" hashFunction="sha512" hashValue="34" size="33"/>
+    </update>
+</updates>
+"#;
+    for url in [
+        "/update/6/f/1.0/1/p/l/a/a/ISET:SSE3,MEM:8000/a/a/update.xml",
+        "/update/6/f/1.0/1/p/l/a/a/ISET%3aSSE3%2cMEM%3a8000/a/a/update.xml",
+        "/update/6/f/1.0/1/p/l/b/a/ISET:SSE3,MEM:9000/a/a/update.xml",
+        "/update/6/f/1.0/1/p/l/b/a/ISET%3aSSE3%2cMEM%3a9000/a/a/update.xml",
+        "/update/6/f/1.0/1/p/l/c/a/ISET:SSE3,MEM:11000/a/a/update.xml",
+        "/update/6/f/1.0/1/p/l/c/a/ISET%3aSSE3%2cMEM%3a11000/a/a/update.xml",
+    ] {
+        assert_xml(&s.get(url).await, f);
+    }
+    assert_empty(
+        &s.get("/update/6/f/1.0/1/p/l/a/a/ISET:SSE3,MEM:9000/a/a/update.xml")
+            .await,
+    );
+}
+
+#[tokio::test]
+async fn fallback_mapping_and_backwards() {
+    let s = base().await;
+    // testVersion6GetWithFallbackMapping: backgroundRate 0 always falls back.
+    assert_xml(
+        &s.get("/update/6/q/1.0/1/p/l/a/a/a/a/1/update.xml").await,
+        r#"<?xml version="1.0"?>
+<updates>
+    <update type="minor" version="1.0" extensionVersion="1.0" buildID="5">
+        <patch type="complete" URL="http://a.com/fallback" hashFunction="sha512" hashValue="5" size="5"/>
+    </update>
+</updates>
+"#,
+    );
+    // testShouldNotServeUpdateForOldVersion
+    assert_empty(&s.get("/update/6/q/2.0/1/p/l/a/a/a/a/1/update.xml").await);
+}
+
+#[tokio::test]
+async fn forbidden_domain_leaves_an_empty_update() {
+    // testGetURLNotInAllowlist: the <update> stays, its patch is dropped.
+    let s = base().await;
+    let got = s.get("/update/3/d/20.0/1/p/l/a/a/a/a/update.xml").await;
+    assert_eq!(got.status, 200);
+    assert!(got.body.starts_with(
+        "<?xml version=\"1.0\"?>\n<updates>\n    <update type=\"minor\" version=\"20.0\""
+    ));
+    assert!(
+        got.body.ends_with("\">\n    </update>\n</updates>"),
+        "{}",
+        got.body
+    );
+}
+
+#[tokio::test]
+async fn avast_and_force() {
+    let s = base().await;
+    // testBadAvastURLsFromBug1125231, testFixForBug1125231DoesntBreakXhLocale
+    let a = s
+        .get("/update/4/b/1.0/1/p/x86%20l/a/a/a/a/1/update.xml")
+        .await;
+    assert_xml(&a, B_UPDATE);
+    assert_xml(
+        &s.get("/update/4/b/1.0/1/p/xh/a/a/a/a/1/update.xml").await,
+        r#"<?xml version="1.0"?>
+<updates>
+    <update type="minor" version="1.0" extensionVersion="1.0" buildID="2">
+        <patch type="complete" URL="http://a.com/x" hashFunction="sha512" hashValue="6" size="5"/>
+    </update>
+</updates>
+"#,
+    );
+    // testAvastURLsWithGoodQueryArgs: a.com is a force host.
+    let forced = r#"<?xml version="1.0"?>
+<updates>
+    <update type="minor" version="1.0" extensionVersion="1.0" buildID="2">
+        <patch type="complete" URL="http://a.com/z?force=1" hashFunction="sha512" hashValue="4" size="3"/>
+    </update>
+</updates>
+"#;
+    let base_url = "/update/4/b/1.0/1/p/l/a/a/a/a/1/update.xml";
+    assert_xml(&s.get(&format!("{base_url}?force=1&avast=1")).await, forced);
+    // testAvastURLsWithBadQueryArgs, testAvastURLsWithUnescapedBadQueryArgs
+    let plain_force = s.get(&format!("{base_url}?force=1")).await.body;
+    for q in [
+        "force=1%3Favast=1",
+        "force=1?avast=1",
+        "force=1?avast=",
+        "force=1?avast",
+    ] {
+        assert_eq!(
+            s.get(&format!("{base_url}?{q}")).await.body,
+            plain_force,
+            "{q}"
+        );
+    }
+    // testForceParamWithBadInputs: anything but 1 / -1 is no force.
+    for x in ["", "1)", "avast", "%22%7Csleep%207%20%23"] {
+        assert_xml(&s.get(&format!("{base_url}?force={x}")).await, B_UPDATE);
+    }
+}
+
+#[tokio::test]
+async fn malformed_and_unknown_paths_answer_empty() {
+    let s = base().await;
+    // testNonSubstitutedUrlVariablesReturnEmptyUpdate: valid form, unknown product.
+    assert_empty(
+        &s.get(
+            "/update/1/%PRODUCT%/%VERSION%/%BUILD_ID%/%BUILD_TARGET%/%LOCALE%/%CHANNEL%/update.xml",
+        )
+        .await,
+    );
+    // Wrong segment counts and unknown versions go to Balrog's 404 handler: 200 + empty.
+    for url in [
+        "/update/3/b/1.0/1/p/l/a/update.xml",
+        "/update/9/b/1.0/1/p/l/a/update.xml",
+        "/update/whatever",
+        "/update",
+    ] {
+        let got = s.get(url).await;
+        assert_empty(&got);
+        assert_eq!(got.header("rule-id"), None, "{url}");
+    }
+    // testUnicodeAcceptedInURLFields
+    let got = s
+        .get("/update/4/%C3%83%C3%83/20.0/1/p/l/a/a/a/a/1/update.xml")
+        .await;
+    assert_eq!(got.status, 200);
+}
+
+#[tokio::test]
+async fn headers() {
+    let s = base().await;
+    // test_serve_update_with_rule_information_in_header
+    let got = s
+        .get("/update/6/c/1.0/1/p/l/a/a/SSE/default/a/update.xml")
+        .await;
+    assert_eq!(got.header("rule-id"), Some("42024"));
+    assert_eq!(got.header("rule-data-version"), Some("1"));
+    // testCacheControlIsSet, testContentSecurityPolicyIsSet (and HSTS / nosniff)
+    let got = s
+        .get("/update/3/c/15.0/1/p/l/a/a/default/a/update.xml")
+        .await;
+    assert_eq!(got.header("cache-control"), Some("public, max-age=90"));
+    assert_eq!(
+        got.header("content-security-policy"),
+        Some("default-src 'none'; frame-ancestors 'none'")
+    );
+    assert_eq!(
+        got.header("strict-transport-security"),
+        Some("max-age=31536000;")
+    );
+    assert_eq!(got.header("x-content-type-options"), Some("nosniff"));
+    // No rule at all: "unknown".
+    let got = s
+        .get("/update/3/nothing/1.0/1/p/l/a/a/a/a/update.xml")
+        .await;
+    assert_eq!(
+        (got.header("rule-id"), got.header("rule-data-version")),
+        (Some("unknown"), Some("unknown"))
+    );
+}
+
+#[tokio::test]
+async fn bad_data_answers_400_text() {
+    let s = base().await;
+    // A bad version reaches MozillaVersion in "never update backwards".
+    let got = s.get("/update/3/b/66.0abc/1/p/l/a/a/a/a/update.xml").await;
+    assert_eq!(got.status, 400);
+    assert_eq!(
+        got.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert_eq!(got.body, "Version number 66.0abc is invalid.");
+    // Bad data is html-escaped (testEscapedOutputOn400).
+    let got = s
+        .get("/update/3/b/50.1.0zibj5%3Cimg%3E/1/p/l/a/a/a/a/update.xml")
+        .await;
+    assert_eq!(
+        (got.status, got.body.as_str()),
+        (400, "Version number 50.1.0zibj5&lt;img&gt; is invalid.")
+    );
+    // A locale the release does not have.
+    let got = s.get("/update/3/b/0.5/1/p/fr/a/a/a/a/update.xml").await;
+    assert_eq!(
+        (got.status, got.body.as_str()),
+        (400, "No such locale 'fr' in platform 'p'")
+    );
+    // testUnicodeAcceptedInQueryFieldName: undeclared query arguments are refused.
+    let got = s
+        .get("/update/6/3/e/2.0.0/1/p/l/a/a/a/a/update.xml?foo=1")
+        .await;
+    assert_eq!(got.status, 400);
+}
+
+/// `ClientTestMig64.setUp` and `ClientTestJaws.setUp`: product a has no
+/// column, b requires true, c requires false.
+async fn booleans(column: fn(&mut Rule, bool)) -> Server {
+    let mut b = rule(2, 90, 100, "b", "b");
+    column(&mut b, true);
+    let mut c = rule(3, 90, 100, "c", "c");
+    column(&mut c, false);
+    let releases = vec![
+        v1_blob("a", Some("1.0"), "2", &[("l", "3", "4", "http://a.com/z")]),
+        v1_blob(
+            "b",
+            Some("2.0"),
+            "12",
+            &[("l", "13", "14", "http://a.com/z1")],
+        ),
+        v1_blob(
+            "c",
+            Some("3.0"),
+            "22",
+            &[("l", "23", "24", "http://a.com/z2")],
+        ),
+    ];
+    Server::start(
+        vec![rule(1, 90, 100, "a", "a"), b, c],
+        releases,
+        json!({"a.com": ["a", "b", "c"]}),
+        &["http://a.com"],
+        99,
+    )
+    .await
+}
+
+const B2: &str = r#"<?xml version="1.0"?>
+<updates>
+    <update type="minor" version="2.0" extensionVersion="2.0" buildID="12">
+        <patch type="complete" URL="http://a.com/z1" hashFunction="sha512" hashValue="14" size="13"/>
+    </update>
+</updates>
+"#;
+
+#[tokio::test]
+async fn mig64_truth_table() {
+    let s = booleans(|r, v| r.mig64 = Some(v)).await;
+    // ClientTestMig64.testRuleFalseQueryNull / FalseQueryTrue / TrueQueryNull / TrueQueryTrue
+    assert_empty(&s.get("/update/3/c/1.0/2/p/l/a/a/a/a/update.xml").await);
+    assert_empty(
+        &s.get("/update/3/c/1.0/2/p/l/a/a/a/a/update.xml?mig64=1")
+            .await,
+    );
+    assert_empty(&s.get("/update/3/b/1.0/2/p/l/a/a/a/a/update.xml").await);
+    assert_xml(
+        &s.get("/update/3/b/1.0/2/p/l/a/a/a/a/update.xml?mig64=1")
+            .await,
+        B2,
+    );
+}
+
+#[tokio::test]
+async fn jaws_truth_table() {
+    let s = booleans(|r, v| r.jaws = Some(v)).await;
+    // ClientTestJaws.testRule{False,True}Query{Null,True,False}
+    assert_empty(&s.get("/update/6/c/1.0/2/p/l/a/a/a/a/a/update.xml").await);
+    assert_empty(
+        &s.get("/update/6/c/1.0/2/p/l/a/a/JAWS:1/a/a/update.xml")
+            .await,
+    );
+    assert_xml(
+        &s.get("/update/6/c/1.0/2/p/l/a/a/ISET:SSE3,MEM:8096,JAWS:0/a/a/update.xml")
+            .await,
+        r#"<?xml version="1.0"?>
+<updates>
+    <update type="minor" version="3.0" extensionVersion="3.0" buildID="22">
+        <patch type="complete" URL="http://a.com/z2" hashFunction="sha512" hashValue="24" size="23"/>
+    </update>
+</updates>
+"#,
+    );
+    assert_empty(&s.get("/update/6/b/1.0/2/p/l/a/a/a/a/a/update.xml").await);
+    assert_xml(
+        &s.get("/update/6/b/1.0/2/p/l/a/a/ISET:SSE3,MEM:8096,JAWS:1/a/a/update.xml")
+            .await,
+        B2,
+    );
+    assert_empty(
+        &s.get("/update/6/b/1.0/2/p/l/a/a/ISET:SSE3,MEM:8096,JAWS:0/a/a/update.xml")
+            .await,
+    );
+}
+
+#[tokio::test]
+async fn emergency_shutoff() {
+    // ClientTestEmergencyShutoff.testShutoffUpdates / testShutoffUpdatesFallbackChannel
+    let s = base().await;
+    for url in [
+        "/update/3/b/1.0/1/p/l/a/a/a/a/update.xml",
+        "/update/3/b/1.0/1/p/l/a-cck-foo/a/a/a/update.xml",
+    ] {
+        s.service.load_shutoffs(vec![]);
+        assert_xml(&s.get(url).await, B_UPDATE);
+        s.service.load_shutoffs(vec![EmergencyShutoff {
+            product: "b".into(),
+            channel: "a".into(),
+        }]);
+        let got = s.get(url).await;
+        assert_empty(&got);
+        assert_eq!(got.header("rule-id"), Some("unknown"));
+    }
+}
