@@ -162,6 +162,24 @@ mod tests {
         assert!(a.is_forbidden("https://www.google.com/dl/other.crx3", "Widevine"));
     }
 
+    // balrog tests/test_AUS.py, TestForbiddenUrl.test_urls.
+    #[test]
+    fn forbidden_urls() {
+        let a = DomainAllowlist::from_json(&serde_json::json!({
+            "ignore.net": ["c", "d"],
+            "b.org": ["e", "f"],
+            "a.com": {"/path/[\\w\\.]+/[\\w\\.]+\\.bin": ["a", "b"]}
+        }))
+        .unwrap();
+        assert!(a.is_forbidden("https://b.com/path/foo/bar.bin", "c"));
+        assert!(a.is_forbidden("https://b.org/anything/I/want.exe", "d"));
+        assert!(!a.is_forbidden("https://b.org/anything/I/want.exe", "e"));
+        assert!(a.is_forbidden("https://a.com/not/allowed.bin", "a"));
+        assert!(a.is_forbidden("https://a.com/path/not/allowed+.bin", "b"));
+        assert!(a.is_forbidden("https://a.com/path/foo/bar.bin", "c"));
+        assert!(!a.is_forbidden("https://a.com/path/foo/bar.bin", "b"));
+    }
+
     // balrog tests/blobs/test_apprelease.py, TestSpecialQueryParams.
     #[test]
     fn force_hosts() {
