@@ -133,10 +133,13 @@ pub fn parse_update_url(
     query_string: Option<&str>,
     user_agent: Option<&str>,
 ) -> Result<UpdateQuery, ParseError> {
+    // The WSGI server decodes the whole path before Flask routes it, so an
+    // encoded `/` (%2F) separates segments too.
+    let path = decode(path);
     let rest = path.strip_prefix("/update/").ok_or(ParseError::NoRoute)?;
-    let segments: Vec<String> = rest.split('/').map(decode).collect();
+    let segments: Vec<&str> = rest.split('/').collect();
     // Every form ends in a literal "update.xml" segment.
-    if segments.last().map(String::as_str) != Some("update.xml") {
+    if segments.last() != Some(&"update.xml") {
         return Err(ParseError::NoRoute);
     }
     let n: u32 = segments[0].parse().map_err(|_| ParseError::NoRoute)?;
@@ -160,7 +163,7 @@ pub fn parse_update_url(
     if let Some(extra) = args.keys().find(|k| !allowed_args(n).contains(&k.as_str())) {
         return Err(ParseError::ExtraQueryParameter(extra.clone()));
     }
-    let f = |i: usize| ascii(&fields[i]);
+    let f = |i: usize| ascii(fields[i]);
     let mut version = f(1);
     // Bug 1133250: old ESR builds append "esrpre" to the version in /update/3.
     if n == 3 {
@@ -188,13 +191,20 @@ pub fn parse_update_url(
         mig64: None,
         pin: None,
     };
+    // Forms without these fields match them as Balrog's `query.get(col, "")`.
+    if n <= 5 {
+        q.instruction_set = Some(String::new());
+    }
+    if n <= 2 {
+        q.distribution = Some(String::new());
+    }
     match n {
         3..=5 => {
             q.distribution = Some(f(7));
             q.dist_version = Some(f(8));
         }
         6 => {
-            let caps = SystemCapabilities::parse(&fields[7]);
+            let caps = SystemCapabilities::parse(fields[7]);
             q.instruction_set = caps.instruction_set.map(|s| ascii(&s));
             q.memory = caps.memory;
             q.jaws = caps.jaws;
@@ -350,9 +360,14 @@ mod tests {
             (
                 q.query_version,
                 q.os_version.as_str(),
-                q.distribution.clone()
+                q.dist_version.clone()
             ),
             (1, "", None)
+        );
+        assert_eq!(
+            q.distribution.as_deref(),
+            Some(""),
+            "Balrog's default for absent columns"
         );
         let q = parse_update_url("/update/2/b/1.0/1/p/l/a/os/update.xml", None, None).unwrap();
         assert_eq!(q.os_version, "os");
@@ -401,6 +416,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!(q.force, Some(Force::Main));
+    }
+
+    #[test]
+    fn encoded_slashes_split_segments() {
+        // /update/1 with the channel "a/b" is a 7-field path: no route.
+        let url = "/update/1/b/1.0/1/p/l/a%2Fb/update.xml";
+        assert_eq!(parse_update_url(url, None, None), Err(ParseError::NoRoute));
+        let q = parse_update_url("/update/2/b/1.0/1/p/l/a%2Fb/update.xml", None, None).unwrap();
+        assert_eq!((q.channel.as_str(), q.os_version.as_str()), ("a", "b"));
     }
 
     #[test]

@@ -139,14 +139,24 @@ pub fn rule_matches(rule: &Rule, q: &UpdateQuery) -> Result<bool> {
 /// Balrog's table scan returns them).
 pub fn select_rule<'a>(rules: &'a [Rule], q: &UpdateQuery) -> Result<Option<&'a Rule>> {
     let mut best: Option<&Rule> = None;
-    for rule in rules {
-        if rule_matches(rule, q)?
-            && best.is_none_or(|b| rule.priority.unwrap_or(0) > b.priority.unwrap_or(0))
-        {
+    for rule in matching_rules(rules, q)? {
+        if best.is_none_or(|b| rule.priority.unwrap_or(0) > b.priority.unwrap_or(0)) {
             best = Some(rule);
         }
     }
     Ok(best)
+}
+
+/// Every rule that applies to the query, in `rules` order (Balrog's
+/// `getRulesMatchingQuery`).
+pub fn matching_rules<'a>(rules: &'a [Rule], q: &UpdateQuery) -> Result<Vec<&'a Rule>> {
+    let mut out = Vec::new();
+    for rule in rules {
+        if rule_matches(rule, q)? {
+            out.push(rule);
+        }
+    }
+    Ok(out)
 }
 
 pub fn is_shut_off(shutoffs: &[EmergencyShutoff], q: &UpdateQuery) -> bool {
