@@ -65,14 +65,10 @@ fn patch(kind: &str, url: &str, hash: &str, size: &str) -> String {
 }
 
 fn v4_urls(extra_star_partials: Value) -> Value {
-    let mut star_partials =
-        json!({"h1": "http://a.com/h1-partial-catchall", "h2": "http://a.com/h2-partial-catchall"});
-    if let (Some(m), Some(extra)) = (
-        star_partials.as_object_mut(),
-        extra_star_partials.as_object(),
-    ) {
-        m.extend(extra.clone());
-    }
+    let star_partials = merged(
+        json!({"h1": "http://a.com/h1-partial-catchall", "h2": "http://a.com/h2-partial-catchall"}),
+        extra_star_partials,
+    );
     json!({
         "c1": {"partials": {"h1": "http://a.com/h1-partial.mar", "h2": "http://a.com/h2-partial.mar"},
                "completes": {"*": "http://a.com/complete.mar"}},
@@ -162,24 +158,61 @@ fn schema4_forbidden_product_drops_patches() {
     assert!(body.is_empty());
 }
 
-/// TestSchema6Blob.setUp.
-fn schema6() -> Fixture {
-    let h1 = json!({"name": "h1", "schema_version": 6, "platforms": {"p": {"buildID": "10", "locales": {"l": {}}}}});
+/// The h1/h2 pair of TestSchema5Blob, TestSchema6Blob and TestSchema8Blob:
+/// h2 (the update) with `attrs` on top, a complete for everyone and a
+/// partial from h1; `extra` adds fields to the (partial, complete) entries.
+fn h_pair(schema: u32, attrs: Value, extra: (Value, Value)) -> Fixture {
+    let h1 = json!({"name": "h1", "schema_version": schema, "platforms": {"p": {"buildID": "10", "locales": {"l": {}}}}});
+    let partial = merged(
+        json!({"filesize": 8, "from": "h1", "hashValue": "9"}),
+        extra.0,
+    );
+    let complete = merged(
+        json!({"filesize": 40, "from": "*", "hashValue": "41"}),
+        extra.1,
+    );
     let h2 = json!({
-        "name": "h2", "schema_version": 6, "hashFunction": "sha512", "appVersion": "31.0", "displayVersion": "31.0",
-        "detailsUrl": "http://example.org/details/%LOCALE%", "actions": "silent",
-        "openURL": "http://example.org/url/%LOCALE%", "notificationURL": "http://example.org/notification/%LOCALE%",
-        "alertURL": "http://example.org/alert/%LOCALE%", "showPrompt": false, "showNeverForVersion": true, "promptWaitTime": 12345,
+        "name": "h2", "schema_version": schema, "hashFunction": "sha512",
         "fileUrls": {
             "c1": {"partials": {"h1": "http://a.com/h1-partial.mar"}, "completes": {"*": "http://a.com/complete.mar"}},
             "*": {"partials": {"h1": "http://a.com/h1-partial-catchall"}, "completes": {"*": "http://a.com/complete-catchall"}}
         },
         "platforms": {"p": {"buildID": 50, "OS_FTP": "p", "OS_BOUNCER": "p", "locales": {"l": {
-            "partials": [{"filesize": 8, "from": "h1", "hashValue": "9"}],
-            "completes": [{"filesize": 40, "from": "*", "hashValue": "41"}]
+            "partials": [partial], "completes": [complete]
         }}}}
     });
-    Fixture::new(vec![h1, h2], json!({"a.com": ["h"]}))
+    Fixture::new(vec![h1, merged(h2, attrs)], json!({"a.com": ["h"]}))
+}
+
+/// h2's patches for a client on h1 asking on channel c1.
+fn h_c1_patches() -> Vec<String> {
+    vec![
+        patch("complete", "http://a.com/complete.mar", "41", "40"),
+        patch("partial", "http://a.com/h1-partial.mar", "9", "8"),
+    ]
+}
+
+/// The optional attributes h2 carries in schemas 5, 6 and 8.
+fn h2_attrs() -> Value {
+    json!({
+        "appVersion": "31.0", "displayVersion": "31.0",
+        "detailsUrl": "http://example.org/details/%LOCALE%", "actions": "silent",
+        "openURL": "http://example.org/url/%LOCALE%", "notificationURL": "http://example.org/notification/%LOCALE%",
+        "alertURL": "http://example.org/alert/%LOCALE%", "showPrompt": false, "showNeverForVersion": true, "promptWaitTime": 12345
+    })
+}
+
+/// `a` with `b`'s keys added (both objects).
+fn merged(mut a: Value, b: Value) -> Value {
+    if let (Some(x), Some(y)) = (a.as_object_mut(), b.as_object()) {
+        x.extend(y.clone());
+    }
+    a
+}
+
+/// TestSchema6Blob.setUp.
+fn schema6() -> Fixture {
+    h_pair(6, h2_attrs(), (json!({}), json!({})))
 }
 
 #[test]
@@ -195,13 +228,7 @@ fn schema6_optional_attributes() {
             r#"alertURL="http://example.org/alert/l" promptWaitTime="12345">"#
         )
     );
-    assert_eq!(
-        body,
-        vec![
-            patch("complete", "http://a.com/complete.mar", "41", "40"),
-            patch("partial", "http://a.com/h1-partial.mar", "9", "8")
-        ]
-    );
+    assert_eq!(body, h_c1_patches());
 }
 
 /// TestSchema9Blob.setUp.
@@ -245,13 +272,7 @@ fn schema9_update_line_groups() {
     // testWithoutActionsByChannel
     let (h, body, _) = f.render("h2", &query("30.0", "10", "de", "c1"));
     assert_eq!(h, plain("de"));
-    assert_eq!(
-        body,
-        vec![
-            patch("complete", "http://a.com/complete.mar", "41", "40"),
-            patch("partial", "http://a.com/h1-partial.mar", "9", "8")
-        ]
-    );
+    assert_eq!(body, h_c1_patches());
     // testWithoutActionsByVersion
     let (h, body, _) = f.render("h2", &query("31.0", "10", "de", "release"));
     assert_eq!((h, &body), (plain("de"), &catchall));
@@ -425,4 +446,285 @@ fn schema_dispatch() {
             "{v}"
         );
     }
+}
+
+/// TestSchema2Blob.setUp (j1, j2 and k).
+fn schema2() -> Fixture {
+    let j1 = json!({"name": "j1", "schema_version": 2, "platforms": {"p": {"buildID": "28", "locales": {"l": {}}}}});
+    let j2 = json!({
+        "name": "j2", "schema_version": 2, "hashFunction": "sha512",
+        "appVersion": "40.0", "displayVersion": "40.0", "platformVersion": "40.0",
+        "fileUrls": {"c1": "http://a.com/%FILENAME%"},
+        "ftpFilenames": {"partial": "j1-partial.mar", "complete": "complete.mar"},
+        "platforms": {"p": {"buildID": 30, "OS_FTP": "o", "OS_BOUNCER": "o", "locales": {"l": {
+            "partial": {"filesize": 6, "from": "j1", "hashValue": "5"},
+            "complete": {"filesize": 38, "from": "*", "hashValue": "34"}
+        }}}}
+    });
+    let k = json!({
+        "name": "k", "schema_version": 2, "hashFunction": "sha512",
+        "appVersion": "50.0", "displayVersion": "50.0", "platformVersion": "50.0",
+        "detailsUrl": "http://example.org/details/%locale%", "licenseUrl": "http://example.org/license/%LOCALE%",
+        "actions": "silent", "billboardURL": "http://example.org/billboard/%LOCALE%",
+        "openURL": "http://example.org/url/%locale%", "notificationURL": "http://example.org/notification/%locale%",
+        "alertURL": "http://example.org/alert/%LOCALE%", "showPrompt": false, "showNeverForVersion": true,
+        "fileUrls": {"c1": "http://a.com/%filename%/%os_ftp%/%os_bouncer%"},
+        "ftpFilenames": {"complete": "complete.mar"},
+        "platforms": {"p": {"buildID": 35, "OS_FTP": "o", "OS_BOUNCER": "o", "locales": {
+            "l": {"complete": {"filesize": 40, "from": "*", "hashValue": "35"}},
+            "l2": {"isOSUpdate": true, "complete": {"filesize": 50, "from": "*", "hashValue": "45"}}
+        }}}
+    });
+    Fixture::new(vec![j1, j2, k], json!({"a.com": ["j", "k"]}))
+}
+
+#[test]
+fn schema2_patches_and_attributes() {
+    let f = schema2();
+    let j2_header = r#"<update type="minor" displayVersion="40.0" appVersion="40.0" platformVersion="40.0" buildID="30">"#;
+    let complete = patch("complete", "http://a.com/complete.mar", "34", "38");
+    // testSchema2CompleteOnly
+    let mut q = query("35.0", "4", "l", "c1");
+    q.product = "j".into();
+    assert_eq!(
+        f.render("j2", &q),
+        (
+            j2_header.to_string(),
+            vec![complete.clone()],
+            "</update>".to_string()
+        )
+    );
+    // testSchema2WithPartial
+    let mut q = query("39.0", "28", "l", "c1");
+    q.product = "j".into();
+    let (h, body, _) = f.render("j2", &q);
+    assert_eq!(h, j2_header);
+    assert_eq!(
+        body,
+        vec![
+            complete,
+            patch("partial", "http://a.com/j1-partial.mar", "5", "6")
+        ]
+    );
+    // testSchema2WithOptionalAttributes, testSchema2WithIsOSUpdate
+    for (locale, os_update, hash, size) in [
+        ("l", "", "35", "40"),
+        ("l2", r#"isOSUpdate="true" "#, "45", "50"),
+    ] {
+        let mut q = query("35.0", "4", locale, "c1");
+        q.product = "k".into();
+        let (h, body, _) = f.render("k", &q);
+        let expected = format!(
+            concat!(
+                r#"<update type="minor" displayVersion="50.0" appVersion="50.0" platformVersion="50.0" "#,
+                r#"buildID="35" detailsURL="http://example.org/details/{l}" licenseURL="http://example.org/license/{l}" "#,
+                r#"{os}billboardURL="http://example.org/billboard/{l}" showPrompt="false" showNeverForVersion="true" "#,
+                r#"actions="silent" openURL="http://example.org/url/{l}" notificationURL="http://example.org/notification/{l}" "#,
+                r#"alertURL="http://example.org/alert/{l}">"#
+            ),
+            l = locale,
+            os = os_update
+        );
+        assert_eq!(h, expected);
+        assert_eq!(
+            body,
+            vec![patch(
+                "complete",
+                "http://a.com/complete.mar/o/o",
+                hash,
+                size
+            )]
+        );
+    }
+}
+
+/// TestSchema3Blob.setUp (f1, f2, f3, g1, g2).
+fn schema3() -> Fixture {
+    let small = |name: &str, build: &str| json!({"name": name, "schema_version": 3, "platforms": {"p": {"buildID": build, "locales": {"l": {}}}}});
+    let f3 = json!({
+        "name": "f3", "schema_version": 3, "hashFunction": "sha512",
+        "appVersion": "25.0", "displayVersion": "25.0", "platformVersion": "25.0",
+        "platforms": {"p": {"buildID": 29, "locales": {
+            "l": {
+                "partials": [
+                    {"filesize": 2, "from": "f1", "hashValue": "3", "fileUrl": "http://a.com/p1"},
+                    {"filesize": 4, "from": "f2", "hashValue": "5", "fileUrl": "http://a.com/p2"}
+                ],
+                "completes": [
+                    {"filesize": 29, "from": "f2", "hashValue": "6", "fileUrl": "http://a.com/c1"},
+                    {"filesize": 30, "from": "*", "hashValue": "31", "fileUrl": "http://a.com/c2"}
+                ]
+            },
+            "m": {"completes": [{"filesize": 32, "from": "*", "hashValue": "33", "fileUrl": "http://a.com/c2m"}]}
+        }}}
+    });
+    let g2 = json!({
+        "name": "g2", "schema_version": 3, "hashFunction": "sha512",
+        "appVersion": "26.0", "displayVersion": "26.0", "platformVersion": "26.0",
+        "fileUrls": {"c1": "http://a.com/%FILENAME%", "c2": "http://a.com/%product%"},
+        "ftpFilenames": {"partials": {"g1": "g1-partial.mar"}, "completes": {"*": "complete.mar"}},
+        "bouncerProducts": {"partials": {"g1": "g1-partial"}, "completes": {"*": "complete"}},
+        "platforms": {"p": {"buildID": 40, "OS_FTP": "o", "OS_BOUNCER": "o", "locales": {"l": {
+            "partials": [{"filesize": 4, "from": "g1", "hashValue": "5"}],
+            "completes": [{"filesize": 34, "from": "*", "hashValue": "35"}]
+        }}}}
+    });
+    Fixture::new(
+        vec![small("f1", "5"), small("f2", "6"), f3, small("g1", "8"), g2],
+        json!({"a.com": ["h"]}),
+    )
+}
+
+#[test]
+fn schema3_multiple_updates() {
+    let f = schema3();
+    let f3_header = r#"<update type="minor" displayVersion="25.0" appVersion="25.0" platformVersion="25.0" buildID="29">"#;
+    // testSchema3MultipleUpdates: the first complete and first partial that fit.
+    let (h, body, _) = f.render("f3", &query("22.0", "5", "l", "a"));
+    assert_eq!(h, f3_header);
+    assert_eq!(
+        body,
+        vec![
+            patch("complete", "http://a.com/c2", "31", "30"),
+            patch("partial", "http://a.com/p1", "3", "2")
+        ]
+    );
+    let (_, body, _) = f.render("f3", &query("23.0", "6", "l", "a"));
+    assert_eq!(
+        body,
+        vec![
+            patch("complete", "http://a.com/c1", "6", "29"),
+            patch("partial", "http://a.com/p2", "5", "4")
+        ]
+    );
+    // testSchema3NoPartial, testSchema3NoPartialBlock
+    let (_, body, _) = f.render("f3", &query("20.0", "1", "l", "a"));
+    assert_eq!(body, vec![patch("complete", "http://a.com/c2", "31", "30")]);
+    let (_, body, _) = f.render("f3", &query("20.0", "1", "m", "a"));
+    assert_eq!(
+        body,
+        vec![patch("complete", "http://a.com/c2m", "33", "32")]
+    );
+    // testSchema3FtpSubstitutions, testSchema3BouncerSubstitutions
+    let g2_header = r#"<update type="minor" displayVersion="26.0" appVersion="26.0" platformVersion="26.0" buildID="40">"#;
+    for (channel, complete, partial) in [
+        (
+            "c1",
+            "http://a.com/complete.mar",
+            "http://a.com/g1-partial.mar",
+        ),
+        ("c2", "http://a.com/complete", "http://a.com/g1-partial"),
+    ] {
+        let (h, body, _) = f.render("g2", &query("23.0", "8", "l", channel));
+        assert_eq!(h, g2_header);
+        assert_eq!(
+            body,
+            vec![
+                patch("complete", complete, "35", "34"),
+                patch("partial", partial, "5", "4")
+            ],
+            "{channel}"
+        );
+    }
+}
+
+#[test]
+fn schema4_first_channel_block_decides() {
+    // TestSchema4Blob.testSchema4MismatchedLocalePartialsAndFileUrls: the
+    // client is h0, but c1's block has no URL for a partial from h0, so no
+    // partial (the "*" block is not consulted). h2 is not a stored release.
+    let mut f = schema4();
+    f.releases.remove("h2");
+    let h3 = json!({
+        "name": "h3", "schema_version": 4, "hashFunction": "sha512",
+        "appVersion": "32.0", "displayVersion": "32.0", "platformVersion": "32.0",
+        "fileUrls": v4_urls(json!({"h0": "http://a.com/h0-partial-catchall.mar"})),
+        "platforms": {"p": {"buildID": 500, "OS_FTP": "p", "OS_BOUNCER": "p", "locales": {"l": {
+            "partials": [
+                {"filesize": 60, "from": "h2", "hashValue": "70"},
+                {"filesize": 80, "from": "h1", "hashValue": "90"},
+                {"filesize": 90, "from": "h0", "hashValue": "100"}
+            ],
+            "completes": [{"filesize": 400, "from": "*", "hashValue": "410"}]
+        }}}}
+    });
+    let r = Release::from_json(h3).expect("h3");
+    f.releases.insert("h3".into(), r);
+    let (h, body, _) = f.render("h3", &query("29.0", "5", "l", "c1"));
+    assert_eq!(
+        h,
+        r#"<update type="minor" displayVersion="32.0" appVersion="32.0" platformVersion="32.0" buildID="500">"#
+    );
+    assert_eq!(
+        body,
+        vec![patch("complete", "http://a.com/complete.mar", "410", "400")]
+    );
+}
+
+#[test]
+fn schema5_optional_attributes() {
+    // TestSchema5Blob.testSchema5OptionalAttributes
+    let attrs = json!({
+        "platformVersion": "31.0", "licenseUrl": "http://example.org/license/%LOCALE%",
+        "billboardURL": "http://example.org/billboard/%LOCALE%"
+    });
+    let f = h_pair(5, merged(h2_attrs(), attrs), (json!({}), json!({})));
+    let (h, body, _) = f.render("h2", &query("30.0", "10", "l", "c1"));
+    assert_eq!(
+        h,
+        concat!(
+            r#"<update type="minor" displayVersion="31.0" appVersion="31.0" platformVersion="31.0" "#,
+            r#"buildID="50" detailsURL="http://example.org/details/l" licenseURL="http://example.org/license/l" "#,
+            r#"billboardURL="http://example.org/billboard/l" showPrompt="false" showNeverForVersion="true" "#,
+            r#"actions="silent" openURL="http://example.org/url/l" notificationURL="http://example.org/notification/l" "#,
+            r#"alertURL="http://example.org/alert/l" promptWaitTime="12345">"#
+        )
+    );
+    assert_eq!(body, h_c1_patches());
+}
+
+#[test]
+fn schema8_binary_transparency() {
+    // TestSchema8Blob.testSchema8OptionalAttributes
+    let proof = |s: &str, n: usize| s.repeat(n).chars().take(834).collect::<String>();
+    let (partial_proof, complete_proof) = (
+        proof("834charpartialsproof", 42),
+        proof("834charcompletesproof", 40),
+    );
+    let attrs = json!({"binTransMerkleRoot": "merkle_root", "binTransCertificate": "cert", "binTransSCTList": "sct_list"});
+    let proofs = (
+        json!({"binTransInclusionProof": partial_proof}),
+        json!({"binTransInclusionProof": complete_proof}),
+    );
+    let f = h_pair(8, merged(h2_attrs(), attrs), proofs);
+    let (h, body, _) = f.render("h2", &query("30.0", "10", "l", "c1"));
+    assert_eq!(
+        h,
+        concat!(
+            r#"<update type="minor" displayVersion="31.0" appVersion="31.0" platformVersion="None" "#,
+            r#"buildID="50" detailsURL="http://example.org/details/l" showPrompt="false" showNeverForVersion="true" "#,
+            r#"actions="silent" openURL="http://example.org/url/l" notificationURL="http://example.org/notification/l" "#,
+            r#"alertURL="http://example.org/alert/l" promptWaitTime="12345" "#,
+            r#"binTransMerkleRoot="merkle_root" binTransCertificate="cert" binTransSCTList="sct_list">"#
+        )
+    );
+    let with_proof = |p: String, proof: &str| {
+        format!(
+            r#"{} binTransInclusionProof="{proof}"/>"#,
+            p.trim_end_matches("/>")
+        )
+    };
+    assert_eq!(
+        body,
+        vec![
+            with_proof(
+                patch("complete", "http://a.com/complete.mar", "41", "40"),
+                &complete_proof
+            ),
+            with_proof(
+                patch("partial", "http://a.com/h1-partial.mar", "9", "8"),
+                &partial_proof
+            ),
+        ]
+    );
 }
