@@ -527,3 +527,47 @@ async fn emergency_shutoff() {
         assert_eq!(got.header("rule-id"), Some("unknown"));
     }
 }
+
+/// `ClientTestCompactXML.setUp`: the release whose name triggers bug 1517743's workaround.
+async fn compact() -> Server {
+    let name = "Firefox-mozilla-central-nightly-latest";
+    let blob = v1_blob(
+        name,
+        Some("1.0"),
+        "30000101000000",
+        &[("l", "3", "4", "http://a.com/z")],
+    );
+    Server::start(
+        vec![rule(1, 90, 100, name, "b")],
+        vec![blob],
+        json!({"a.com": ["b"]}),
+        &["http://a.com"],
+        99,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn compact_xml_for_two_broken_nightlies() {
+    let s = compact().await;
+    // testGoodNightly
+    assert_xml(
+        &s.get("/update/6/b/1.0/20181212121212/p/l/a/a/a/a/a/update.xml")
+            .await,
+        r#"<?xml version="1.0"?>
+<updates>
+    <update type="minor" version="1.0" extensionVersion="1.0" buildID="30000101000000">
+        <patch type="complete" URL="http://a.com/z" hashFunction="sha512" hashValue="4" size="3"/>
+    </update>
+</updates>"#,
+    );
+    // testBrokenNightly
+    assert_xml(
+        &s.get("/update/6/b/1.0/20190103220533/p/l/a/a/a/a/a/update.xml")
+            .await,
+        concat!(
+            r#"<?xml version="1.0"?><updates><update type="minor" version="1.0" extensionVersion="1.0" buildID="30000101000000">"#,
+            r#"<patch type="complete" URL="http://a.com/z" hashFunction="sha512" hashValue="4" size="3"/></update></updates>"#
+        ),
+    );
+}

@@ -575,3 +575,74 @@ impl AppRelease {
         Ok(Some(url))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn blob(v: Value) -> AppRelease {
+        let mut map = v.as_object().cloned().unwrap_or_default();
+        map.insert("name".into(), json!("x"));
+        AppRelease::new(4, map).unwrap()
+    }
+
+    fn is_bad<T: std::fmt::Debug>(r: Result<T>) -> bool {
+        matches!(r, Err(UpdatesError::BadData(_)))
+    }
+
+    // balrog tests/blobs/test_apprelease.py, TestReleaseBlobBase.
+    #[test]
+    fn platform_and_locale_lookups() {
+        let b = blob(json!({"platforms": {"a": {}, "b": {"alias": "a"}}}));
+        assert_eq!(b.resolved_platform("a").unwrap(), "a"); // testGetResolvedPlatform
+        assert_eq!(b.resolved_platform("b").unwrap(), "a");
+        assert!(is_bad(b.resolved_platform("d"))); // ...RaisesBadDataError
+        let b = blob(json!({"platforms": {"a": {"foo": 1}}}));
+        assert_eq!(
+            Value::Object(b.platform_data("a").unwrap().clone()),
+            json!({"foo": 1})
+        ); // testGetPlatformData
+        assert!(is_bad(b.platform_data("c")));
+        assert!(is_bad(
+            blob(json!({"platforms": {"b": {"alias": "c"}}})).platform_data("b")
+        )); // ...BadAlias...
+        let b = blob(json!({"platforms": {"b": {"locales": {"a": {"foo": 4}}}}}));
+        assert_eq!(
+            Value::Object(b.locale_data("b", "a").unwrap().clone()),
+            json!({"foo": 4})
+        ); // testGetLocaleData
+        assert!(is_bad(b.locale_data("b", "c")));
+        // testGetLocaleOrTopLevelParam{TopLevelOnly,LocaleOnly,Missing}
+        assert_eq!(
+            blob(json!({"foo": 5})).locale_or_top("a", "b", "foo"),
+            Some(&json!(5))
+        );
+        let b = blob(json!({"platforms": {"f": {"locales": {"g": {"foo": 6}}}}}));
+        assert_eq!(b.locale_or_top("f", "g", "foo"), Some(&json!(6)));
+        assert_eq!(b.locale_or_top("a", "b", "c"), None);
+    }
+
+    // TestReleaseBlobBase.testGetBuildID*.
+    #[test]
+    fn build_ids() {
+        let b = blob(json!({"platforms": {"a": {"buildID": 1, "locales": {"b": {}}}}}));
+        assert_eq!(b.build_id("a", "b").unwrap(), &json!(1)); // PlatformOnly
+        let b = blob(json!({"platforms": {"c": {"locales": {"d": {"buildID": 9}}}}}));
+        assert_eq!(b.build_id("c", "d").unwrap(), &json!(9)); // LocaleOnly
+        assert!(is_bad(b.build_id("c", "a"))); // MissingLocale
+        assert!(is_bad(blob(json!({"platforms": {}})).build_id("c", "a"))); // MissingPlatform
+        assert!(is_bad(
+            blob(json!({"platforms": {"c": {}}})).build_id("c", "a")
+        )); // MissingLocalesFieldInPlatform
+        assert!(is_bad(
+            blob(json!({"platforms": {"c": {"locales": {"d": {}}}}})).build_id("c", "a")
+        ));
+        let b = blob(json!({"platforms": {"c": {"buildID": 9, "locales": {"d": {}}}}}));
+        assert!(is_bad(b.build_id("c", "a"))); // MissingLocaleBuildIDAtPlatform
+        assert_eq!(
+            b.build_id("c", "a").unwrap_err().to_string(),
+            "No such locale 'a' in platform 'c'"
+        );
+    }
+}
