@@ -571,3 +571,105 @@ async fn compact_xml_for_two_broken_nightlies() {
         ),
     );
 }
+
+/// Firefox 54.0.1 and 56.0 from Balrog's `tests/data/Firefox-*-build1.json`,
+/// reduced to the platforms, locale and patches the case below reads.
+fn firefox_54_and_56() -> Vec<serde_json::Value> {
+    let ff54 = json!({
+        "name": "Firefox-54.0.1-build1", "schema_version": 4, "hashFunction": "sha512",
+        "appVersion": "54.0.1", "displayVersion": "54.0.1", "platformVersion": "54.0.1",
+        "detailsUrl": "https://www.mozilla.org/%LOCALE%/firefox/54.0.1/releasenotes/",
+        "platforms": {
+            "WINNT_x86-msvc": {"OS_BOUNCER": "win", "OS_FTP": "win32", "locales": {"en-US": {
+                "appVersion": "54.0.1", "buildID": "20170628075643", "displayVersion": "54.0.1", "platformVersion": "54.0.1"
+            }}},
+            "WINNT_x86-msvc-x86": {"alias": "WINNT_x86-msvc"}
+        }
+    });
+    let ff56 = json!({
+        "name": "Firefox-56.0-build1", "schema_version": 4, "hashFunction": "sha512",
+        "appVersion": "56.0", "displayVersion": "56.0", "platformVersion": "56.0",
+        "detailsUrl": "https://www.mozilla.org/%LOCALE%/firefox/56.0/releasenotes/",
+        "fileUrls": {"*": {
+            "completes": {"*": "http://download.mozilla.org/?product=firefox-56.0-complete&os=%OS_BOUNCER%&lang=%LOCALE%"},
+            "partials": {
+                "Firefox-54.0.1-build1": "http://download.mozilla.org/?product=firefox-56.0-partial-54.0.1&os=%OS_BOUNCER%&lang=%LOCALE%",
+                "Firefox-55.0.3-build2": "http://download.mozilla.org/?product=firefox-56.0-partial-55.0.3&os=%OS_BOUNCER%&lang=%LOCALE%"
+            }
+        }},
+        "platforms": {
+            "WINNT_x86-msvc": {"OS_BOUNCER": "win", "OS_FTP": "win32", "locales": {"en-US": {
+                "appVersion": "56.0", "buildID": "20170918210324", "displayVersion": "56.0", "platformVersion": "56.0",
+                "completes": [{"filesize": 38171451, "from": "*", "hashValue": "3530e6d88cb44c0360ec2aec4e171bdc4a45a6062d2fcbca25264882876dce3486a23a903a71fa612f93fcf9261067dbe22e2f4f8cc8e7dd3e55578095b43b4e"}],
+                "partials": [
+                    {"filesize": 26673535, "from": "Firefox-54.0.1-build1", "hashValue": "ce5820a550a7b9c9d0be29c629242def63ff333bc12b5d2d45d23c8e2b238adda9bd9f7ef14649616aae8b78e9545e8e7ec3fe93ac1b3d808027254087790af6"},
+                    {"filesize": 12552331, "from": "Firefox-55.0.3-build2", "hashValue": "7180e48b1bd665002e1e13ea63a04ef740e71c5f442c13e0fd69927ab1e882383e2cefd0b251feee8f930847b4ec89281d86f1d8d708214c3d5807187ab02093"}
+                ]
+            }}},
+            "WINNT_x86-msvc-x64": {"alias": "WINNT_x86-msvc"},
+            "WINNT_x86-msvc-x86": {"alias": "WINNT_x86-msvc"}
+        }
+    });
+    vec![ff54, ff56]
+}
+
+#[tokio::test]
+async fn partial_from_a_release_missing_the_alias() {
+    // test_get_with_release_with_missing_alias_in_from_release: the client's
+    // build target is only an alias in 56.0; 54.0.1 has no such platform,
+    // but the platform both alias to matches, so the partial is served.
+    let rules = vec![Rule {
+        channel: Some("release".into()),
+        ..rule(1, 100, 100, "Firefox-56.0-build1", "Firefox")
+    }];
+    let allowlist =
+        json!({"download.mozilla.org": ["Firefox"], "archive.mozilla.org": ["Firefox"]});
+    let s = Server::start(
+        rules,
+        firefox_54_and_56(),
+        allowlist,
+        &["http://download.mozilla.org"],
+        99,
+    )
+    .await;
+    let got = s
+        .get(concat!(
+            "/update/6/Firefox/54.0.1/20170628075643/WINNT_x86-msvc-x64/en-US/release",
+            "/Windows_NT 6.1.0.0 (x86)/ISET:SSE3,MEM:4096,JAWS:0/default/default/update.xml"
+        ))
+        .await;
+    // Balrog's expected document wraps long tags over lines for its minidom
+    // comparison; the bytes it sends keep each tag on one line.
+    assert_xml(
+        &got,
+        concat!(
+            "<?xml version=\"1.0\"?>\n<updates>\n",
+            r#"    <update type="minor" displayVersion="56.0" appVersion="56.0" platformVersion="56.0" buildID="20170918210324""#,
+            r#" detailsURL="https://www.mozilla.org/en-US/firefox/56.0/releasenotes/">"#,
+            "\n",
+            r#"        <patch type="complete" URL="http://download.mozilla.org/?product=firefox-56.0-complete&amp;os=win&amp;lang=en-US" hashFunction="sha512""#,
+            r#" hashValue="3530e6d88cb44c0360ec2aec4e171bdc4a45a6062d2fcbca25264882876dce3486a23a903a71fa612f93fcf9261067dbe22e2f4f8cc8e7dd3e55578095b43b4e""#,
+            r#" size="38171451"/>"#,
+            "\n",
+            r#"        <patch type="partial" URL="http://download.mozilla.org/?product=firefox-56.0-partial-54.0.1&amp;os=win&amp;lang=en-US" hashFunction="sha512""#,
+            r#" hashValue="ce5820a550a7b9c9d0be29c629242def63ff333bc12b5d2d45d23c8e2b238adda9bd9f7ef14649616aae8b78e9545e8e7ec3fe93ac1b3d808027254087790af6""#,
+            r#" size="26673535"/>"#,
+            "\n    </update>\n</updates>"
+        ),
+    );
+    // The same request forced: download.mozilla.org is a force host, and the
+    // appended "&force=1" is escaped like the rest of the URL.
+    let forced = s
+        .get(concat!(
+            "/update/6/Firefox/54.0.1/20170628075643/WINNT_x86-msvc-x64/en-US/release",
+            "/Windows_NT 6.1.0.0 (x86)/ISET:SSE3,MEM:4096,JAWS:0/default/default/update.xml?force=1"
+        ))
+        .await;
+    assert!(
+        forced
+            .body
+            .contains("lang=en-US&amp;force=1\" hashFunction"),
+        "{}",
+        forced.body
+    );
+}
