@@ -1,0 +1,51 @@
+//! Makes a throwaway key file and its public key, for tests, docs and local servers.
+//!
+//! ```text
+//! echo 'a passphrase' | cargo run -p relyard-signing --example generate_key -- gpg nightly DIR
+//! ```
+//!
+//! Reads the passphrase from the first line of standard input (so it is not in the shell
+//! history or `ps`), writes `DIR/<id>.key` (sealed, mode 0600) and the public key as
+//! `DIR/<id>.asc` (gpg: `gpg --import` it) or `DIR/<id>.pub` (minisign: `minisign -p`).
+
+use std::io::BufRead as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use relyard_signing::{generate, KdfParams, KeyKind};
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("generate_key: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [kind, id, dir] = &args[..] else {
+        return Err("usage: generate_key gpg|minisign KEY_ID DIR  (passphrase on stdin)".into());
+    };
+    let kind = match kind.as_str() {
+        "gpg" => KeyKind::Gpg,
+        "minisign" => KeyKind::Minisign,
+        other => return Err(format!("unknown key kind `{other}` (gpg or minisign)").into()),
+    };
+    let mut passphrase = String::new();
+    std::io::stdin().lock().read_line(&mut passphrase)?;
+    let passphrase = passphrase.trim_end_matches(['\r', '\n']);
+    let (file, key) = generate(id, kind, passphrase.as_bytes(), KdfParams::default())?;
+    let dir = PathBuf::from(dir);
+    let key_path = dir.join(format!("{id}.key"));
+    file.write_new(&key_path)?;
+    let public_path = dir.join(match kind {
+        KeyKind::Gpg => format!("{id}.asc"),
+        KeyKind::Minisign => format!("{id}.pub"),
+    });
+    std::fs::write(&public_path, key.public_key()?)?;
+    println!("{}\n{}", key_path.display(), public_path.display());
+    Ok(())
+}
