@@ -8,6 +8,10 @@ use serde_json::Value;
 
 use crate::error::UpdatesError;
 
+/// The environment variable naming an allow-list file (the issue's
+/// `--updates-domain-allowlist` option reads the same file).
+pub const ALLOWLIST_ENV: &str = "RELYARD_UPDATES_DOMAIN_ALLOWLIST_FILE";
+
 /// What one allow-listed domain permits.
 #[derive(Debug, Clone)]
 pub enum DomainRule {
@@ -32,7 +36,7 @@ fn products(v: &Value, domain: &str) -> Result<Vec<String>, UpdatesError> {
                 .collect::<Option<Vec<_>>>()
         })
         .ok_or_else(|| {
-            UpdatesError::InvalidBlob(format!(
+            UpdatesError::Config(format!(
                 "allow-list entry for {domain} must list product names"
             ))
         })
@@ -41,7 +45,7 @@ fn products(v: &Value, domain: &str) -> Result<Vec<String>, UpdatesError> {
 impl DomainAllowlist {
     pub fn from_json(v: &Value) -> Result<DomainAllowlist, UpdatesError> {
         let obj = v.as_object().ok_or_else(|| {
-            UpdatesError::InvalidBlob("the domain allow-list must be an object".into())
+            UpdatesError::Config("the domain allow-list must be an object".into())
         })?;
         let mut domains = BTreeMap::new();
         for (domain, entry) in obj {
@@ -51,7 +55,7 @@ impl DomainAllowlist {
                     for (re, prods) in paths {
                         // Python's re.fullmatch: anchor both ends.
                         let regex = Regex::new(&format!("^(?:{re})$")).map_err(|e| {
-                            UpdatesError::InvalidBlob(format!("bad path regex for {domain}: {e}"))
+                            UpdatesError::Config(format!("bad path regex for {domain}: {e}"))
                         })?;
                         list.push((regex, products(prods, domain)?));
                     }
@@ -62,6 +66,25 @@ impl DomainAllowlist {
             domains.insert(domain.clone(), rule);
         }
         Ok(DomainAllowlist { domains })
+    }
+
+    /// Reads a JSON allow-list file.
+    pub fn from_file(path: &std::path::Path) -> Result<DomainAllowlist, UpdatesError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| UpdatesError::Config(format!("cannot read {}: {e}", path.display())))?;
+        let v: Value = serde_json::from_str(&text)
+            .map_err(|e| UpdatesError::Config(format!("{} is not JSON: {e}", path.display())))?;
+        DomainAllowlist::from_json(&v)
+    }
+
+    /// The file given, else the one named by [`ALLOWLIST_ENV`], else Balrog's
+    /// production list.
+    pub fn configured(path: Option<&std::path::Path>) -> Result<DomainAllowlist, UpdatesError> {
+        let from_env = std::env::var_os(ALLOWLIST_ENV).map(std::path::PathBuf::from);
+        match path.map(std::path::Path::to_path_buf).or(from_env) {
+            Some(p) => DomainAllowlist::from_file(&p),
+            None => Ok(DomainAllowlist::balrog_production()),
+        }
     }
 
     /// Balrog's production list (`uwsgi/public.wsgi`, outside staging).
@@ -160,6 +183,27 @@ mod tests {
             "Widevine"
         ));
         assert!(a.is_forbidden("https://www.google.com/dl/other.crx3", "Widevine"));
+    }
+
+    #[test]
+    fn from_file() {
+        let path =
+            std::env::temp_dir().join(format!("relyard-allowlist-{}.json", std::process::id()));
+        std::fs::write(&path, r#"{"a.com": ["b"], "c.com": {"/x/.*": ["d"]}}"#).unwrap();
+        let a = DomainAllowlist::configured(Some(&path)).unwrap();
+        assert!(!a.is_forbidden("http://a.com/z", "b"));
+        assert!(!a.is_forbidden("http://c.com/x/y", "d"));
+        assert!(
+            a.is_forbidden("http://download.mozilla.org/x", "Firefox"),
+            "the file replaces the default"
+        );
+        std::fs::write(&path, r#"{"a.com": "b"}"#).unwrap();
+        assert!(matches!(
+            DomainAllowlist::from_file(&path),
+            Err(UpdatesError::Config(_))
+        ));
+        std::fs::remove_file(&path).unwrap();
+        assert!(DomainAllowlist::from_file(&path).is_err());
     }
 
     // balrog tests/test_AUS.py, TestForbiddenUrl.test_urls.

@@ -13,6 +13,9 @@ pub enum UpdatesError {
     Internal(String),
     #[error("invalid blob: {0}")]
     InvalidBlob(String),
+    /// A configuration file (the domain allow-list) could not be used.
+    #[error("{0}")]
+    Config(String),
 }
 
 pub type Result<T> = std::result::Result<T, UpdatesError>;

@@ -418,6 +418,27 @@ mod tests {
         assert_eq!(q.force, Some(Force::Main));
     }
 
+    // balrog tests/web/test_client.py, testGetHeaderArchitecture*.
+    #[test]
+    fn header_architectures() {
+        assert_eq!(
+            header_architecture("WINNT_x86-msvc", Some("Firefox Intel Windows")),
+            "Intel"
+        );
+        assert_eq!(
+            header_architecture("Darwin_x86-gcc3-u-ppc-i386", Some("Firefox Intel Mac")),
+            "Intel"
+        );
+        assert_eq!(
+            header_architecture("Darwin_ppc-gcc3-u-ppc-i386", Some("Firefox PPC Mac")),
+            "PPC"
+        );
+        assert_eq!(
+            header_architecture("Darwin_ppc-gcc3-u-ppc-i386", None),
+            "Intel"
+        );
+    }
+
     #[test]
     fn encoded_slashes_split_segments() {
         // /update/1 with the channel "a/b" is a 7-field path: no route.

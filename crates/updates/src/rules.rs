@@ -263,6 +263,29 @@ mod tests {
     }
 
     #[test]
+    fn rules_load_from_balrogs_json() {
+        // A row as Balrog's GET /rules/<id> returns it.
+        let r: Rule = serde_json::from_value(serde_json::json!({
+            "rule_id": 42024, "alias": null, "priority": 90, "mapping": "c", "fallbackMapping": "f",
+            "backgroundRate": 25, "update_type": "minor", "product": "c", "version": "<60.0",
+            "channel": "release*", "buildTarget": "p", "buildID": "<2019", "locale": "de,fr",
+            "osVersion": "Windows_NT 10", "memory": ">2000", "instructionSet": "SSE2", "jaws": false,
+            "mig64": true, "distribution": "default", "distVersion": "1.0", "headerArchitecture": "Intel",
+            "comment": "x", "data_version": 3
+        }))
+        .unwrap();
+        assert_eq!(
+            (r.rule_id, r.background_rate, r.data_version),
+            (42024, Some(25), 3)
+        );
+        assert_eq!(r.fallback_mapping.as_deref(), Some("f"));
+        assert_eq!(r.build_id.as_deref(), Some("<2019"));
+        assert_eq!((r.jaws, r.mig64), (Some(false), Some(true)));
+        assert_eq!(r.header_architecture.as_deref(), Some("Intel"));
+        assert_eq!(r.instruction_set.as_deref(), Some("SSE2"));
+    }
+
+    #[test]
     fn shutoffs_use_the_fallback_channel() {
         let mut q = query();
         q.channel = "c-cck-foo".into();
