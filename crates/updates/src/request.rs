@@ -142,20 +142,23 @@ pub fn parse_update_url(
     if segments.last() != Some(&"update.xml") {
         return Err(ParseError::NoRoute);
     }
-    let n: u32 = segments[0].parse().map_err(|_| ParseError::NoRoute)?;
+    // The version is a literal in each route: "03" is no route.
+    let (n, expected): (u32, usize) = match segments[0] {
+        "1" => (1, 6),
+        "2" => (2, 7),
+        "3" => (3, 9),
+        "4" => (4, 10),
+        "5" => (5, 10),
+        "6" => (6, 10),
+        _ => return Err(ParseError::NoRoute),
+    };
     let fields = &segments[1..segments.len() - 1];
     // Path parameters must be non-empty (Werkzeug's default converter).
+    // Werkzeug may instead redirect a path with `//` to its merged form; we
+    // answer it as an unknown path (unverified against a live Balrog).
     if fields.iter().any(|f| f.is_empty()) {
         return Err(ParseError::NoRoute);
     }
-    let expected = match n {
-        1 => 6,
-        2 => 7,
-        3 => 9,
-        4 | 5 => 10,
-        6 => 10,
-        _ => return Err(ParseError::NoRoute),
-    };
     if fields.len() != expected {
         return Err(ParseError::NoRoute);
     }
@@ -456,6 +459,10 @@ mod tests {
         );
         assert_eq!(
             parse_update_url("/update/7/b/1.0/1/p/l/a/update.xml", None, None),
+            Err(ParseError::NoRoute)
+        );
+        assert_eq!(
+            parse_update_url("/update/01/b/1.0/1/p/l/a/update.xml", None, None),
             Err(ParseError::NoRoute)
         );
         assert_eq!(
