@@ -200,3 +200,42 @@ fn the_proof_reports_every_failing_key() {
     );
     assert!(messages[1].starts_with("start-up proof of key `broken` (minisign) failed:"));
 }
+
+#[test]
+fn gnupg_finds_no_key_in_a_key_file() {
+    // The independent check of "not a usable plaintext key": GnuPG, given the key file and its
+    // decoded sealed bytes, imports nothing and ends up with no secret key.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("release.key");
+    let (file, _) = generate("release", KeyKind::Gpg, b"pw", FAST).expect("generate");
+    file.write_new(&path).expect("write");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
+    let sealed = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        json["sealed"].as_str().expect("sealed field"),
+    )
+    .expect("base64");
+    let sealed_path = dir.path().join("sealed.bin");
+    std::fs::write(&sealed_path, sealed).expect("write");
+
+    // Control: the same GnuPG home does import the key's public half, so the refusals below
+    // are about the files, not a broken gpg set-up.
+    let home = gpg_home_with(dir.path(), file.public_key());
+    for candidate in [&path, &sealed_path] {
+        let out = run(gpg(&home).arg("--import").arg(candidate));
+        assert!(
+            !out.status.success(),
+            "gpg imported {}: {}",
+            candidate.display(),
+            text(&out)
+        );
+        assert!(!text(&out).contains("IMPORT_OK"), "{}", text(&out));
+    }
+    let out = run(gpg(&home).args(["--list-secret-keys", "--with-colons"]));
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("sec:"),
+        "{}",
+        text(&out)
+    );
+}
