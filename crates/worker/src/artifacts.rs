@@ -81,37 +81,35 @@ pub async fn upload_file(
             name: name.into(),
             message: format!("createArtifact answered no putUrl: {answer}"),
         })?;
-    let upload_err = |message: String| ArtifactError::Upload {
-        name: name.into(),
-        message,
-    };
-    // A few tries: the signed URL stays valid for 45 minutes, so a retry needs no new one.
-    let mut last = String::new();
-    for attempt in 0..3u32 {
-        if attempt > 0 {
-            tokio::time::sleep(std::time::Duration::from_millis(200 * 2u64.pow(attempt))).await;
-        }
-        let file = tokio::fs::File::open(path).await.map_err(read_err)?;
-        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(file));
-        match http
-            .put(put_url)
-            .header(reqwest::header::CONTENT_TYPE, content_type)
-            .header(reqwest::header::CONTENT_LENGTH, len)
-            .body(body)
-            .send()
-            .await
-        {
-            Ok(r) if r.status().is_success() => return Ok(()),
-            Ok(r) if r.status().is_client_error() => {
-                let status = r.status();
-                let text = r.text().await.unwrap_or_default();
-                return Err(upload_err(format!("{status}: {text}")));
+    // The signed URL stays valid for 45 minutes, so a retry needs no new one.
+    let what = format!("uploading {name}");
+    run.api()
+        .retrying(&what, || async {
+            let file = tokio::fs::File::open(path)
+                .await
+                .map_err(|e| CallError::new(&what, None, format!("{}: {e}", path.display())))?;
+            let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(file));
+            let resp = http
+                .put(put_url)
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .header(reqwest::header::CONTENT_LENGTH, len)
+                .body(body)
+                .send()
+                .await
+                .map_err(|e| CallError::new(&what, None, e.to_string()))?;
+            let status = resp.status();
+            if status.is_success() {
+                return Ok(());
             }
-            Ok(r) => last = format!("{}", r.status()),
-            Err(e) => last = e.to_string(),
-        }
-    }
-    Err(upload_err(last))
+            let text = resp.text().await.unwrap_or_default();
+            Err(CallError::new(
+                &what,
+                Some(status.as_u16()),
+                format!("{status}: {text}"),
+            ))
+        })
+        .await?;
+    Ok(())
 }
 
 /// An `error` artifact, as generic-worker makes for a missing file.

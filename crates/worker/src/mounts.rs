@@ -8,7 +8,7 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 
 use crate::payload::{Content, Mount};
-use crate::queue_api::RunApi;
+use crate::queue_api::{CallError, RunApi};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MountError {
@@ -108,9 +108,11 @@ async fn fetch(
                 })?,
             None,
         ),
-        Content::Url { url, sha256 } => {
-            (url.clone(), download(http, url, url).await?, sha256.clone())
-        }
+        Content::Url { url, sha256 } => (
+            url.clone(),
+            download(run, http, url, url).await?,
+            sha256.clone(),
+        ),
         Content::Artifact {
             task_id,
             artifact,
@@ -125,7 +127,7 @@ async fn fetch(
                 })?;
             (
                 what.clone(),
-                download(http, &url, &what).await?,
+                download(run, http, &url, &what).await?,
                 sha256.clone(),
             )
         }
@@ -145,24 +147,38 @@ async fn fetch(
     Ok(bytes)
 }
 
-async fn download(http: &reqwest::Client, url: &str, what: &str) -> Result<Vec<u8>, MountError> {
-    let fail = |message: String| MountError::Fetch {
-        what: what.to_string(),
-        message,
-    };
-    let resp = http
-        .get(url)
-        .send()
+async fn download(
+    run: &RunApi,
+    http: &reqwest::Client,
+    url: &str,
+    what: &str,
+) -> Result<Vec<u8>, MountError> {
+    let bytes = run
+        .api()
+        .retrying(what, || async {
+            let resp = http
+                .get(url)
+                .send()
+                .await
+                .map_err(|e| CallError::new(what, None, e.to_string()))?;
+            let status = resp.status();
+            if !status.is_success() {
+                return Err(CallError::new(
+                    what,
+                    Some(status.as_u16()),
+                    format!("HTTP {status}"),
+                ));
+            }
+            resp.bytes()
+                .await
+                .map_err(|e| CallError::new(what, None, e.to_string()))
+        })
         .await
-        .map_err(|e| fail(e.to_string()))?;
-    if !resp.status().is_success() {
-        return Err(fail(format!("HTTP {}", resp.status())));
-    }
-    Ok(resp
-        .bytes()
-        .await
-        .map_err(|e| fail(e.to_string()))?
-        .to_vec())
+        .map_err(|e| MountError::Fetch {
+            what: what.to_string(),
+            message: e.message,
+        })?;
+    Ok(bytes.to_vec())
 }
 
 /// Unpacks a tar (optionally gzipped) archive, then takes write permission away from everything.

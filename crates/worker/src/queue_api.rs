@@ -58,7 +58,7 @@ impl CallError {
         }
     }
 
-    fn new(what: &str, status: Option<u16>, message: impl Into<String>) -> CallError {
+    pub fn new(what: &str, status: Option<u16>, message: impl Into<String>) -> CallError {
         CallError {
             what: what.to_string(),
             status,
@@ -131,8 +131,9 @@ impl QueueApi {
         &self.root_url
     }
 
-    /// Runs `op` under the retry policy; 4xx answers are final.
-    async fn retrying<T, F, Fut>(&self, what: &str, op: F) -> Result<T, CallError>
+    /// Runs `op` under the retry policy; 4xx answers are final. Every retried call of the
+    /// worker goes through here (queue calls, artifact uploads, mount downloads).
+    pub async fn retrying<T, F, Fut>(&self, what: &str, op: F) -> Result<T, CallError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, CallError>>,
@@ -220,6 +221,11 @@ impl RunApi {
             initial: creds.clone(),
             signer: RwLock::new(Arc::new(signer_for(creds)?)),
         })
+    }
+
+    /// The queue API this run's calls go through (and its retry policy).
+    pub fn api(&self) -> &QueueApi {
+        &self.api
     }
 
     /// The credentials claimWork gave this run.
