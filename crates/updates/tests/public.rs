@@ -36,6 +36,10 @@ async fn base() -> Server {
         rule(7, 90, 100, "d", "d"),
         rule(8, 90, 0, "e", "e"),
     ];
+    // The highest-priority rule throttles everything and has no fallback.
+    let never = "product_that_should_not_be_updated";
+    rules.push(rule(12, 1000, 0, &format!("{never}-1.1"), never));
+    rules.push(rule(13, 90, 100, &format!("{never}-2.0"), never));
     for (id, channel, memory) in [(9, "a", "<=8000"), (10, "b", "9000"), (11, "c", ">10000")] {
         rules.push(Rule {
             channel: Some(channel.into()),
@@ -91,6 +95,18 @@ async fn base() -> Server {
             Some("1.0"),
             "35",
             &[("l", "33", "34", "http://a.com/f")],
+        ),
+        v1_blob(
+            &format!("{never}-1.1"),
+            Some("1.1"),
+            "2",
+            &[("l", "3", "4", "http://a.com/z")],
+        ),
+        v1_blob(
+            &format!("{never}-2.0"),
+            Some("2.0"),
+            "2",
+            &[("l", "3", "4", "http://a.com/z")],
         ),
     ];
     let allowlist = json!({
@@ -159,6 +175,20 @@ async fn never_update_to_yourself_or_backwards() {
             .await,
     ); // testDontDecreaseVersion
     assert_empty(&s.get("/update/3/e/20.0/1/p/l/a/a/a/a/update.xml").await); // testEmptySnippetMissingExtv
+}
+
+#[tokio::test]
+async fn the_best_rule_decides_alone() {
+    let s = base().await;
+    // testUpdateBackgroundRateSetTo0: the priority-1000 rule drops the
+    // request; the lower rule that would update is not consulted.
+    let got = s
+        .get("/update/3/product_that_should_not_be_updated/1.0/1/p/l/a/a/a/a/update.xml")
+        .await;
+    assert_empty(&got);
+    assert_eq!(got.header("rule-id"), Some("12"));
+    // testVersion3Get: no rule for product a.
+    assert_empty(&s.get("/update/3/a/1.0/1/a/a/a/a/a/a/update.xml").await);
 }
 
 #[tokio::test]
@@ -412,6 +442,17 @@ async fn bad_data_answers_400_text() {
         (got.status, got.body.as_str()),
         (400, "No such locale 'fr' in platform 'p'")
     );
+    // test{ContentSecurityPolicy,StrictTransportSecurity,XContentTypeOptions}IsSetFor400
+    assert_eq!(
+        got.header("content-security-policy"),
+        Some("default-src 'none'; frame-ancestors 'none'")
+    );
+    assert_eq!(
+        got.header("strict-transport-security"),
+        Some("max-age=31536000;")
+    );
+    assert_eq!(got.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(got.header("rule-id"), None);
     // testUnicodeAcceptedInQueryFieldName: undeclared query arguments are refused.
     let got = s
         .get("/update/6/3/e/2.0.0/1/p/l/a/a/a/a/update.xml?foo=1")
@@ -459,9 +500,24 @@ const B2: &str = r#"<?xml version="1.0"?>
 </updates>
 "#;
 
+const A1: &str = r#"<?xml version="1.0"?>
+<updates>
+    <update type="minor" version="1.0" extensionVersion="1.0" buildID="2">
+        <patch type="complete" URL="http://a.com/z" hashFunction="sha512" hashValue="4" size="3"/>
+    </update>
+</updates>
+"#;
+
 #[tokio::test]
 async fn mig64_truth_table() {
     let s = booleans(|r, v| r.mig64 = Some(v)).await;
+    // ClientTestMig64.testRuleNullQueryNull / testRuleNullQueryTrue
+    assert_xml(&s.get("/update/3/a/1.0/1/p/l/a/a/a/a/update.xml").await, A1);
+    assert_xml(
+        &s.get("/update/3/a/1.0/1/p/l/a/a/a/a/update.xml?mig64=1")
+            .await,
+        A1,
+    );
     // ClientTestMig64.testRuleFalseQueryNull / FalseQueryTrue / TrueQueryNull / TrueQueryTrue
     assert_empty(&s.get("/update/3/c/1.0/2/p/l/a/a/a/a/update.xml").await);
     assert_empty(
@@ -479,6 +535,18 @@ async fn mig64_truth_table() {
 #[tokio::test]
 async fn jaws_truth_table() {
     let s = booleans(|r, v| r.jaws = Some(v)).await;
+    // ClientTestJaws.testRuleNullQuery{Null,True,False}
+    for caps in [
+        "a",
+        "ISET:SSE3,MEM:8096,JAWS:1",
+        "ISET:SSE3,MEM:8096,JAWS:0",
+    ] {
+        assert_xml(
+            &s.get(&format!("/update/6/a/1.0/1/p/l/a/a/{caps}/a/a/update.xml"))
+                .await,
+            A1,
+        );
+    }
     // ClientTestJaws.testRule{False,True}Query{Null,True,False}
     assert_empty(&s.get("/update/6/c/1.0/2/p/l/a/a/a/a/a/update.xml").await);
     assert_empty(
