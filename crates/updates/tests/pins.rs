@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_empty, assert_xml, rule, v1_blob, Server};
+use common::{assert_empty, assert_security_headers, assert_xml, rule, v1_blob, Server};
 use relyard_updates::{PinnableRelease, Rule};
 use serde_json::json;
 
@@ -171,6 +171,7 @@ async fn broken_and_empty_pins() {
         (got.status, got.body.as_str()),
         (400, "Version Pin String '2' is invalid.")
     );
+    assert_security_headers(&got);
     // testEmptyPin
     let got = s.get(&url("1.0", "30000101000010", Some(""))).await;
     assert_eq!(got.status, 400);

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{assert_empty, assert_xml, rule, v1_blob, Server};
+use common::{assert_empty, assert_security_headers, assert_xml, rule, v1_blob, Server};
 use relyard_updates::{EmergencyShutoff, Rule};
 use serde_json::json;
 
@@ -398,15 +398,7 @@ async fn headers() {
         .get("/update/3/c/15.0/1/p/l/a/a/default/a/update.xml")
         .await;
     assert_eq!(got.header("cache-control"), Some("public, max-age=90"));
-    assert_eq!(
-        got.header("content-security-policy"),
-        Some("default-src 'none'; frame-ancestors 'none'")
-    );
-    assert_eq!(
-        got.header("strict-transport-security"),
-        Some("max-age=31536000;")
-    );
-    assert_eq!(got.header("x-content-type-options"), Some("nosniff"));
+    assert_security_headers(&got);
     // No rule at all: "unknown".
     let got = s
         .get("/update/3/nothing/1.0/1/p/l/a/a/a/a/update.xml")
@@ -443,15 +435,7 @@ async fn bad_data_answers_400_text() {
         (400, "No such locale 'fr' in platform 'p'")
     );
     // test{ContentSecurityPolicy,StrictTransportSecurity,XContentTypeOptions}IsSetFor400
-    assert_eq!(
-        got.header("content-security-policy"),
-        Some("default-src 'none'; frame-ancestors 'none'")
-    );
-    assert_eq!(
-        got.header("strict-transport-security"),
-        Some("max-age=31536000;")
-    );
-    assert_eq!(got.header("x-content-type-options"), Some("nosniff"));
+    assert_security_headers(&got);
     assert_eq!(got.header("rule-id"), None);
     // testUnicodeAcceptedInQueryFieldName: undeclared query arguments are refused.
     let got = s

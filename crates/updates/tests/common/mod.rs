@@ -134,3 +134,17 @@ pub fn assert_xml(got: &Got, want: &str) {
 pub fn assert_empty(got: &Got) {
     assert_xml(got, EMPTY);
 }
+
+/// The headers Balrog's `after_request` sets on every answer, 400s included.
+pub fn assert_security_headers(got: &Got) {
+    assert_eq!(
+        got.header("content-security-policy"),
+        Some("default-src 'none'; frame-ancestors 'none'")
+    );
+    assert_eq!(
+        got.header("strict-transport-security"),
+        Some("max-age=31536000;")
+    );
+    assert_eq!(got.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(got.header("cache-control"), Some("public, max-age=90"));
+}
