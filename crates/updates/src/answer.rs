@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::allowlist::{DomainAllowlist, ForceHosts};
-use crate::blobs::{Release, RenderContext, ServeUpdate};
+use crate::blobs::{Release, RenderContext, ServeUpdate, UpdateParts};
 use crate::error::{Result, UpdatesError};
 use crate::matching::fallback_channel;
 use crate::request::{parse_update_url, ParseError, UpdateQuery};
@@ -169,6 +169,30 @@ fn error_answer(e: &UpdatesError) -> Answer {
     }
 }
 
+/// The release's parts; a superblob's body is, for each of its products in
+/// order, the lines of the release the rules give that product (rules,
+/// dice and all, as Balrog's `evaluate_response_products`).
+fn render(
+    catalog: &Catalog,
+    ctx: &RenderContext<'_>,
+    release: &Release,
+    q: &UpdateQuery,
+    update_type: &str,
+    dice: &dyn Dice,
+) -> Result<UpdateParts> {
+    let mut parts = release.render(q, update_type, ctx)?;
+    if let Release::Super(superblob) = release {
+        for product in superblob.products() {
+            let mut pq = q.clone();
+            pq.product = product.clone();
+            if let Some((r, ut)) = evaluate(catalog, &pq, dice)?.release {
+                parts.body.extend(r.render(&pq, ut, ctx)?.body);
+            }
+        }
+    }
+    Ok(parts)
+}
+
 /// Answers one `/update/...` request as Balrog's public app does.
 pub fn answer(req: &UpdateRequest<'_>, catalog: &Catalog, dice: &dyn Dice) -> Answer {
     let q = match parse_update_url(req.path, req.query, req.user_agent) {
@@ -203,7 +227,7 @@ pub fn answer(req: &UpdateRequest<'_>, catalog: &Catalog, dice: &dyn Dice) -> An
                 force_hosts: &catalog.force_hosts,
                 releases: &catalog.releases,
             };
-            match release.render(&q, update_type, &ctx) {
+            match render(catalog, &ctx, release, &q, update_type, dice) {
                 Ok(parts) => document(&parts, release.name(), &q.build_id),
                 Err(e) => return error_answer(&e),
             }

@@ -81,6 +81,17 @@ impl UpdatesService {
         Ok(())
     }
 
+    /// Adds or replaces one release under the name rules map to, which
+    /// Balrog keeps apart from the blob's own `name` (superblobs are often
+    /// all named "superblob").
+    pub fn put_named_release(&self, name: &str, blob: Value) -> Result<()> {
+        let r = Release::from_json(blob)?;
+        self.modify(|c| {
+            c.releases.insert(name.to_string(), r);
+        });
+        Ok(())
+    }
+
     pub fn load_shutoffs(&self, shutoffs: Vec<EmergencyShutoff>) {
         self.modify(|c| c.shutoffs = shutoffs);
     }

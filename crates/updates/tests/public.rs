@@ -725,3 +725,79 @@ async fn partial_from_a_release_missing_the_alias() {
         forced.body
     );
 }
+
+/// The GMP superblobs of `ClientTestBase.setup`: "gmp" answers products
+/// response-a and response-b, "gmp-with-one-response-product" only
+/// response-a (both blobs are named "superblob"; rules map release names).
+async fn superblobs() -> Server {
+    let s = base().await;
+    let mut rules = s.service.catalog().rules.clone();
+    rules.extend([
+        rule(20, 200, 100, "gmp", "gmp"),
+        rule(
+            21,
+            200,
+            100,
+            "gmp-with-one-response-product",
+            "gmp-with-one-response-product",
+        ),
+        rule(22, 190, 100, "response-a", "response-a"),
+        rule(23, 180, 100, "response-b", "response-b"),
+    ]);
+    s.service.load_rules(rules);
+    let superblob = |products: &[&str]| json!({"name": "superblob", "schema_version": 4000, "products": products});
+    let svc = &s.service;
+    svc.put_named_release("gmp", superblob(&["response-a", "response-b"]))
+        .expect("gmp");
+    svc.put_named_release("gmp-with-one-response-product", superblob(&["response-a"]))
+        .expect("one");
+    let complete = |size: u64, url: &str| json!({"complete": {"filesize": size, "from": "*", "hashValue": "23", "fileUrl": url}});
+    let a = json!({"name": "response-a", "schema_version": 1, "extv": "2.5", "hashFunction": "sha512", "platforms": {
+        "p": {"buildID": "25", "locales": {"l": complete(22, "http://a.com/public")}},
+        "q": {"buildID": "25", "locales": {"l": complete(22, "http://a.com/public-q")}}
+    }});
+    let b = json!({"name": "response-b", "schema_version": 1, "extv": "2.5", "hashFunction": "sha512", "platforms": {
+        "p": {"buildID": "25", "locales": {"l": complete(27777777, "http://a.com/b")}}
+    }});
+    svc.put_release(a).expect("a");
+    svc.put_release(b).expect("b");
+    s
+}
+
+#[tokio::test]
+async fn superblob_response_products() {
+    let s = superblobs().await;
+    // testGetWithResponseProducts
+    let got = s.get("/update/4/gmp/1.0/1/p/l/a/a/a/a/1/update.xml").await;
+    assert_xml(
+        &got,
+        r#"<?xml version="1.0"?>
+<updates>
+    <addons>
+        <patch type="complete" URL="http://a.com/public" hashFunction="sha512" hashValue="23" size="22"/>
+        <patch type="complete" URL="http://a.com/b" hashFunction="sha512" hashValue="23" size="27777777"/>
+    </addons>
+</updates>
+"#,
+    );
+    // testGMPResponseWithoutSigning: no Autograph, no Content-Signature.
+    assert_eq!(got.header("content-signature"), None);
+    assert_eq!(got.header("rule-id"), Some("20"));
+    // testGetWithResponseProductsWithAbsentRule, testGetWithResponseProductsWithOneRule
+    let only_q = r#"<?xml version="1.0"?>
+<updates>
+    <addons>
+        <patch type="complete" URL="http://a.com/public-q" hashFunction="sha512" hashValue="23" size="22"/>
+    </addons>
+</updates>
+"#;
+    assert_xml(
+        &s.get("/update/4/gmp/1.0/1/q/l/a/a/a/a/1/update.xml").await,
+        only_q,
+    );
+    assert_xml(
+        &s.get("/update/4/gmp-with-one-response-product/1.0/1/q/l/a/a/a/a/1/update.xml")
+            .await,
+        only_q,
+    );
+}

@@ -3,6 +3,7 @@
 
 mod app;
 mod desupport;
+mod gmp;
 mod value;
 
 use std::collections::HashMap;
@@ -11,6 +12,7 @@ use serde_json::Value;
 
 pub use app::AppRelease;
 pub use desupport::DesupportBlob;
+pub use gmp::{addons, GmpBlob, SuperBlob};
 
 use crate::allowlist::{DomainAllowlist, ForceHosts};
 use crate::error::{Result, UpdatesError};
@@ -30,6 +32,9 @@ pub enum ServeUpdate {
 pub enum Release {
     App(AppRelease),
     Desupport(DesupportBlob),
+    Gmp(GmpBlob),
+    /// Answered by evaluating the rules again for each of its products.
+    Super(SuperBlob),
 }
 
 /// Releases by name, which partial patches look their `from` release up in.
@@ -78,7 +83,9 @@ impl Release {
         match schema {
             1..=6 | 8 | 9 => Ok(Release::App(AppRelease::new(schema as u32, map)?)),
             50 => Ok(Release::Desupport(DesupportBlob::new(map)?)),
-            1000 | 4000 | 5000 | 10000 => Err(UpdatesError::InvalidBlob(format!(
+            1000 => Ok(Release::Gmp(GmpBlob::new(map)?)),
+            4000 => Ok(Release::Super(SuperBlob::new(map)?)),
+            5000 | 10000 => Err(UpdatesError::InvalidBlob(format!(
                 "schema_version {schema} is not supported by relyard yet"
             ))),
             _ => Err(UpdatesError::InvalidBlob(
@@ -91,13 +98,16 @@ impl Release {
         match self {
             Release::App(a) => a.name(),
             Release::Desupport(d) => d.name(),
+            Release::Gmp(g) => g.name(),
+            Release::Super(s) => s.name(),
         }
     }
 
     pub fn should_serve_update(&self, q: &UpdateQuery) -> Result<ServeUpdate> {
         match self {
             Release::App(a) => a.should_serve_update(q),
-            Release::Desupport(_) => Ok(ServeUpdate::Yes),
+            // Desupport notices, GMP and superblobs are always served.
+            Release::Desupport(_) | Release::Gmp(_) | Release::Super(_) => Ok(ServeUpdate::Yes),
         }
     }
 
@@ -110,6 +120,9 @@ impl Release {
         match self {
             Release::App(a) => a.render(q, update_type, ctx),
             Release::Desupport(d) => Ok(d.render(q, update_type)),
+            Release::Gmp(g) => g.render(q, ctx.allowlist),
+            // The products' lines are filled in by the caller (`answer`).
+            Release::Super(_) => Ok(addons(Vec::new())),
         }
     }
 }

@@ -446,6 +446,18 @@ fn schema_dispatch() {
             "{v}"
         );
     }
+    let gmp = json!({"name": "g", "schema_version": 1000, "hashFunction": "sha512", "vendors": {}});
+    assert!(matches!(Release::from_json(gmp), Ok(Release::Gmp(_))));
+    let sb = json!({"name": "s", "schema_version": 4000, "products": ["a"]});
+    assert!(matches!(Release::from_json(sb), Ok(Release::Super(_))));
+    let addons = json!({"name": "s", "schema_version": 4000, "blobs": ["a"]});
+    assert!(
+        Release::from_json(addons).is_err(),
+        "system add-on superblobs are a later slice"
+    );
+    for later in [5000, 10000] {
+        assert!(Release::from_json(json!({"name": "x", "schema_version": later})).is_err());
+    }
 }
 
 /// TestSchema2Blob.setUp (j1, j2 and k).
@@ -727,4 +739,107 @@ fn schema8_binary_transparency() {
             ),
         ]
     );
+}
+
+/// tests/blobs/test_gmp.py, TestSchema1Blob.setUp.
+fn gmp() -> Fixture {
+    let blob = json!({
+        "name": "fake", "schema_version": 1000, "hashFunction": "SHA512",
+        "vendors": {
+            "c": {"version": "1", "platforms": {
+                "p": {"filesize": 2, "hashValue": "3", "fileUrl": "http://a.com/blah"},
+                "q": {"filesize": 4, "hashValue": "5", "fileUrl": "http://boring.com/blah"},
+                "q2": {"alias": "q"}
+            }},
+            "d": {"version": "5", "platforms": {
+                "q": {"filesize": 10, "hashValue": "11", "fileUrl": "http://boring.com/foo"},
+                "r": {"filesize": 666, "hashValue": "666", "fileUrl": "http://evil.com/fire"},
+                "t": {"filesize": 21, "hashValue": "22", "fileUrl": "http://boring.com/qux",
+                      "mirrorUrls": ["http://boring.com/qux_alt", "http://boring.com/qux_alt2"]},
+                "u": {"filesize": 23, "hashValue": "24", "fileUrl": "http://boring.com/baz", "mirrorUrls": ["http://evil.com/fire"]},
+                "default": {"filesize": 20, "hashValue": "50", "fileUrl": "http://boring.com/bar"}
+            }}
+        }
+    });
+    Fixture::new(vec![blob], json!({"a.com": ["gg"], "boring.com": ["gg"]}))
+}
+
+fn gmp_query(target: &str) -> UpdateQuery {
+    let mut q = query("3", "1", "l", "a");
+    q.product = "gg".into();
+    q.build_target = target.into();
+    q
+}
+
+fn addon(id: &str, url: &str, hash: &str, size: &str, version: &str) -> String {
+    format!(
+        r#"<addon id="{id}" URL="{url}" hashFunction="SHA512" hashValue="{hash}" size="{size}" version="{version}"/>"#
+    )
+}
+
+#[test]
+fn gmp_addons() {
+    let f = gmp();
+    let render = |target: &str| f.render("fake", &gmp_query(target));
+    let wrap = |body: Vec<String>| ("<addons>".to_string(), body, "</addons>".to_string());
+    let d_default = addon("d", "http://boring.com/bar", "50", "20", "5");
+    // testGMPUpdate
+    assert_eq!(
+        render("p"),
+        wrap(vec![
+            addon("c", "http://a.com/blah", "3", "2", "1"),
+            d_default.clone()
+        ])
+    );
+    // testGMPUpdateWithAlias: c through its alias, d through default.
+    assert_eq!(
+        render("q2"),
+        wrap(vec![
+            addon("c", "http://boring.com/blah", "5", "4", "1"),
+            d_default.clone()
+        ])
+    );
+    // testGMPUpdateWithMirror
+    assert_eq!(
+        render("t"),
+        wrap(vec![
+            r#"<addon id="d" URL="http://boring.com/qux" hashFunction="SHA512" hashValue="22" size="21" version="5">"#.into(),
+            r#"<mirror URL="http://boring.com/qux_alt"/>"#.into(),
+            r#"<mirror URL="http://boring.com/qux_alt2"/>"#.into(),
+            "</addon>".into(),
+        ])
+    );
+    // testGMPUpdateSingleAddons
+    assert_eq!(render("q5"), wrap(vec![d_default]));
+    // testGMPUpdateMultipleAddons
+    assert_eq!(
+        render("q"),
+        wrap(vec![
+            addon("c", "http://boring.com/blah", "5", "4", "1"),
+            addon("d", "http://boring.com/foo", "11", "10", "5")
+        ])
+    );
+    // testGMPWithForbiddenDomain, testGMPWithForbiddenDomainInMirror
+    assert_eq!(render("r"), wrap(vec![]));
+    assert_eq!(
+        render("u"),
+        wrap(vec![addon("d", "http://boring.com/baz", "24", "23", "5")])
+    );
+}
+
+#[test]
+fn gmp_bad_alias_is_bad_data() {
+    // TestSchema1Blob.testGetPlatformDataRaisesBadDataError, seen from the renderer.
+    let blob = json!({"name": "x", "schema_version": 1000, "hashFunction": "SHA512",
+                      "vendors": {"c": {"version": "1", "platforms": {"f": {"alias": "nowhere"}}}}});
+    let f = Fixture::new(vec![blob], json!({}));
+    let ctx = RenderContext {
+        allowlist: &f.allowlist,
+        force_hosts: &f.force_hosts,
+        releases: &f.releases,
+    };
+    assert!(matches!(
+        f.releases["x"].render(&gmp_query("f"), "minor", &ctx),
+        Err(crate::error::UpdatesError::BadData(_))
+    ));
 }
