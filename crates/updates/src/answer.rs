@@ -31,6 +31,9 @@ pub struct PinnableRelease {
 pub struct Catalog {
     pub rules: Vec<Rule>,
     pub releases: HashMap<String, Release>,
+    /// The product column of Balrog's releases table, by release name: the
+    /// product a superblob's named blobs are rendered for.
+    pub release_products: HashMap<String, String>,
     pub shutoffs: Vec<EmergencyShutoff>,
     pub pins: Vec<PinnableRelease>,
     pub allowlist: DomainAllowlist,
@@ -42,6 +45,7 @@ impl Default for Catalog {
         Catalog {
             rules: Vec::new(),
             releases: HashMap::new(),
+            release_products: HashMap::new(),
             shutoffs: Vec::new(),
             pins: Vec::new(),
             allowlist: DomainAllowlist::balrog_production(),
@@ -171,7 +175,8 @@ fn error_answer(e: &UpdatesError) -> Answer {
 
 /// The release's parts; a superblob's body is, for each of its products in
 /// order, the lines of the release the rules give that product (rules,
-/// dice and all, as Balrog's `evaluate_response_products`).
+/// dice and all, as Balrog's `evaluate_response_products`), then the lines
+/// of each release it names (`evaluate_response_blobs`).
 fn render(
     catalog: &Catalog,
     ctx: &RenderContext<'_>,
@@ -188,6 +193,19 @@ fn render(
             if let Some((r, ut)) = evaluate(catalog, &pq, dice)?.release {
                 parts.body.extend(r.render(&pq, ut, ctx)?.body);
             }
+        }
+        // Named blobs are rendered for their own product, with the
+        // superblob rule's update_type, and without rule evaluation.
+        for name in superblob.blobs() {
+            let Some(r) = catalog.releases.get(name) else {
+                tracing::warn!(name, "superblob names a missing release");
+                continue;
+            };
+            let mut pq = q.clone();
+            if let Some(p) = catalog.release_products.get(name) {
+                pq.product = p.clone();
+            }
+            parts.body.extend(r.render(&pq, update_type, ctx)?.body);
         }
     }
     Ok(parts)

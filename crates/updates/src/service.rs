@@ -83,11 +83,16 @@ impl UpdatesService {
 
     /// Adds or replaces one release under the name rules map to, which
     /// Balrog keeps apart from the blob's own `name` (superblobs are often
-    /// all named "superblob").
-    pub fn put_named_release(&self, name: &str, blob: Value) -> Result<()> {
+    /// all named "superblob"), with its product (what a superblob naming it
+    /// renders it for).
+    pub fn put_named_release(&self, name: &str, product: Option<&str>, blob: Value) -> Result<()> {
         let r = Release::from_json(blob)?;
         self.modify(|c| {
             c.releases.insert(name.to_string(), r);
+            match product {
+                Some(p) => c.release_products.insert(name.to_string(), p.to_string()),
+                None => c.release_products.remove(name),
+            };
         });
         Ok(())
     }

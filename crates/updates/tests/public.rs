@@ -747,10 +747,14 @@ async fn superblobs() -> Server {
     s.service.load_rules(rules);
     let superblob = |products: &[&str]| json!({"name": "superblob", "schema_version": 4000, "products": products});
     let svc = &s.service;
-    svc.put_named_release("gmp", superblob(&["response-a", "response-b"]))
+    svc.put_named_release("gmp", None, superblob(&["response-a", "response-b"]))
         .expect("gmp");
-    svc.put_named_release("gmp-with-one-response-product", superblob(&["response-a"]))
-        .expect("one");
+    svc.put_named_release(
+        "gmp-with-one-response-product",
+        None,
+        superblob(&["response-a"]),
+    )
+    .expect("one");
     let complete = |size: u64, url: &str| json!({"complete": {"filesize": size, "from": "*", "hashValue": "23", "fileUrl": url}});
     let a = json!({"name": "response-a", "schema_version": 1, "extv": "2.5", "hashFunction": "sha512", "platforms": {
         "p": {"buildID": "25", "locales": {"l": complete(22, "http://a.com/public")}},
@@ -799,5 +803,145 @@ async fn superblob_response_products() {
         &s.get("/update/4/gmp-with-one-response-product/1.0/1/q/l/a/a/a/a/1/update.xml")
             .await,
         only_q,
+    );
+}
+
+/// The system add-on rules and releases of `ClientTestBase.setup`.
+async fn system_addons() -> Server {
+    let s = base().await;
+    let mut rules = s.service.catalog().rules.clone();
+    let glob = "superblobaddon-with-multiple-response-blob-glob";
+    rules.extend([
+        rule(
+            30,
+            180,
+            100,
+            "systemaddons-uninstall",
+            "systemaddons-uninstall",
+        ),
+        rule(31, 180, 100, "systemaddons", "systemaddons"),
+        Rule {
+            version: Some("99.8.*".into()),
+            ..rule(32, 200, 100, glob, glob)
+        },
+        rule(
+            33,
+            200,
+            100,
+            "superblobaddon-with-one-response-blob",
+            "superblobaddon-with-one-response-blob",
+        ),
+        rule(
+            34,
+            200,
+            100,
+            "superblobaddon-with-multiple-response-blob",
+            "superblobaddon-with-multiple-response-blob",
+        ),
+    ]);
+    s.service.load_rules(rules);
+    let put = |name: &str, blob: serde_json::Value| {
+        s.service
+            .put_named_release(name, Some(name), blob)
+            .expect(name)
+    };
+    put(
+        "systemaddons-uninstall",
+        json!({"name": "fake", "schema_version": 5000, "hashFunction": "SHA512", "uninstall": true}),
+    );
+    put(
+        "systemaddons",
+        json!({"name": "fake", "schema_version": 5000, "hashFunction": "SHA512", "uninstall": false, "addons": {
+            "c": {"version": "1", "platforms": {"p": {"filesize": 2, "hashValue": "3", "fileUrl": "http://a.com/blah"}}}
+        }}),
+    );
+    let superblob =
+        |blobs: &[&str]| json!({"name": "superblobaddon", "schema_version": 4000, "blobs": blobs});
+    put(
+        "superblobaddon-with-one-response-blob",
+        superblob(&["responseblob-a"]),
+    );
+    put(
+        "superblobaddon-with-multiple-response-blob",
+        superblob(&["responseblob-a", "responseblob-b"]),
+    );
+    put(glob, superblob(&["responseblob-a", "responseblob-b"]));
+    put(
+        "responseblob-a",
+        json!({"name": "responseblob-a", "schema_version": 5000, "hashFunction": "SHA512", "addons": {
+            "c": {"version": "1", "platforms": {
+                "p": {"filesize": 2, "hashValue": "3", "fileUrl": "http://a.com/e"},
+                "q": {"filesize": 4, "hashValue": "5", "fileUrl": "http://a.com/e"},
+                "q2": {"alias": "q"}
+            }},
+            "d": {"version": "5", "platforms": {
+                "q": {"filesize": 10, "hashValue": "11", "fileUrl": "http://a.com/c"},
+                "default": {"filesize": 20, "hashValue": "50", "fileUrl": "http://a.com/c"}
+            }}
+        }}),
+    );
+    put(
+        "responseblob-b",
+        json!({"name": "responseblob-b", "schema_version": 5000, "hashFunction": "sha512", "uninstall": false, "addons": {
+            "b": {"version": "1", "platforms": {"p": {"filesize": 27, "hashValue": "23", "fileUrl": "http://a.com/b"}}}
+        }}),
+    );
+    s
+}
+
+#[tokio::test]
+async fn system_addons_and_blob_superblobs() {
+    let s = system_addons().await;
+    // testSystemAddonsBlobWithUninstall
+    assert_xml(
+        &s.get("/update/4/systemaddons-uninstall/1.0/1/z/p/a/b/c/d/1/update.xml")
+            .await,
+        "<?xml version=\"1.0\"?>\n<updates>\n    <addons>\n    </addons>\n</updates>\n",
+    );
+    // testSystemAddonsBlobWithoutUninstall: a.com is not allowed for this
+    // product, so nothing is servable and the wrapper becomes two empty lines.
+    assert_xml(
+        &s.get("/update/4/systemaddons/1.0/1/z/p/a/b/c/d/1/update.xml")
+            .await,
+        "<?xml version=\"1.0\"?>\n<updates>\n\n\n</updates>\n",
+    );
+    // testSuperBlobAddOnMultipleUpdates, testSuperBlobAddOnMultipleUpdatesGlob
+    let multiple = r#"<?xml version="1.0"?>
+<updates>
+    <addons>
+        <addon id="c" URL="http://a.com/e" hashFunction="SHA512" hashValue="3" size="2" version="1"/>
+        <addon id="d" URL="http://a.com/c" hashFunction="SHA512" hashValue="50" size="20" version="5"/>
+        <addon id="b" URL="http://a.com/b" hashFunction="sha512" hashValue="23" size="27" version="1"/>
+    </addons>
+</updates>
+"#;
+    assert_xml(
+        &s.get("/update/3/superblobaddon-with-multiple-response-blob/1.0/1/p/l/a/a/a/a/update.xml")
+            .await,
+        multiple,
+    );
+    let glob = "/update/3/superblobaddon-with-multiple-response-blob-glob";
+    assert_xml(
+        &s.get(&format!("{glob}/99.8.1/1/p/l/a/a/a/a/update.xml"))
+            .await,
+        multiple,
+    );
+    // testSuperBlobAddOnNoUpdatesGlob
+    assert_empty(
+        &s.get(&format!("{glob}/99.9.0/1/p/l/a/a/a/a/update.xml"))
+            .await,
+    );
+    // testSuperBlobAddOnOneUpdates
+    assert_xml(
+        &s.get("/update/3/superblobaddon-with-one-response-blob/1.0/1/p/l/a/a/a/a/update.xml")
+            .await,
+        r#"<?xml version="1.0"?>
+<updates>
+    <addons>
+        <addon id="c" URL="http://a.com/e" hashFunction="SHA512" hashValue="3" size="2" version="1"/>
+        <addon id="d" URL="http://a.com/c" hashFunction="SHA512" hashValue="50" size="20" version="5"/>
+    </addons>
+</updates>
+"#,
     );
 }

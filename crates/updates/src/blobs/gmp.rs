@@ -23,8 +23,114 @@ fn required_name(data: &Map<String, Value>) -> Result<String> {
         .ok_or_else(|| UpdatesError::InvalidBlob("'name' is a required property".into()))
 }
 
-fn internal(msg: impl Into<String>) -> UpdatesError {
+pub(super) fn internal(msg: impl Into<String>) -> UpdatesError {
     UpdatesError::Internal(msg.into())
+}
+
+/// A GMP vendor's or system add-on's entry for the build target: its own
+/// (through an alias), else `default`; None when it has neither.
+pub(super) fn addon_platform<'a>(
+    id: &str,
+    entry: &'a Map<String, Value>,
+    target: &str,
+) -> Option<Result<&'a Map<String, Value>>> {
+    let platforms = entry.get("platforms").and_then(Value::as_object)?;
+    let resolved = match platforms.get(target) {
+        Some(p) => p.get("alias").and_then(Value::as_str).unwrap_or(target),
+        None if platforms.contains_key("default") => "default",
+        None => return None,
+    };
+    Some(
+        platforms
+            .get(resolved)
+            .and_then(Value::as_object)
+            .ok_or_else(|| bad_data(format!("No platform '%s' in '%s' {resolved} {id}"))),
+    )
+}
+
+/// The objects under `key` (vendors, addons) sorted by id, as Balrog emits them.
+pub(super) fn sorted_entries<'a>(
+    data: &'a Map<String, Value>,
+    key: &str,
+) -> Vec<(&'a String, &'a Map<String, Value>)> {
+    let mut v: Vec<_> = data
+        .get(key)
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((k, v.as_object()?)))
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(b.0));
+    v
+}
+
+/// One add-on (GMP vendor or system add-on) that can be served to the
+/// query: it has the build target or a default, and its URL is allowed.
+pub(super) struct Servable<'a> {
+    pub id: &'a str,
+    pub entry: &'a Map<String, Value>,
+    pub platform: &'a Map<String, Value>,
+    pub url: String,
+}
+
+/// The servable entries under `key`, sorted by id. `bad_alias` turns the
+/// error for an alias to a missing platform into what Balrog answers (400
+/// for GMP, a crash for system add-ons).
+pub(super) fn servable<'a>(
+    data: &'a Map<String, Value>,
+    key: &str,
+    q: &UpdateQuery,
+    allowlist: &DomainAllowlist,
+    bad_alias: fn(UpdatesError) -> UpdatesError,
+) -> Result<Vec<Servable<'a>>> {
+    let mut out = Vec::new();
+    for (id, entry) in sorted_entries(data, key) {
+        let Some(platform) = addon_platform(id, entry, &q.build_target) else {
+            continue;
+        };
+        let platform = platform.map_err(bad_alias)?;
+        let url = platform
+            .get("fileUrl")
+            .map(py_str)
+            .ok_or_else(|| internal("add-on platform without fileUrl"))?;
+        if !allowlist.is_forbidden(&url, &q.product) {
+            out.push(Servable {
+                id,
+                entry,
+                platform,
+                url,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// `hashFunction`, which every add-on line carries.
+pub(super) fn hash_function(data: &Map<String, Value>) -> Result<String> {
+    data.get("hashFunction")
+        .map(py_str)
+        .ok_or_else(|| internal("blob without hashFunction"))
+}
+
+/// `        <addon id=… URL=… hashFunction=… hashValue=… size=… version=…`
+/// (without the closing), from the entry's platform data.
+pub(super) fn addon_open(
+    id: &str,
+    url: &str,
+    hash_function: &str,
+    pd: &Map<String, Value>,
+    version: &str,
+) -> Result<String> {
+    let field = |k: &str| {
+        pd.get(k)
+            .map(py_str)
+            .ok_or_else(|| internal(format!("add-on platform without {k}")))
+    };
+    Ok(format!(
+        r#"        <addon id="{id}" URL="{url}" hashFunction="{hash_function}" hashValue="{}" size="{}" version="{version}""#,
+        field("hashValue")?,
+        field("filesize")?,
+    ))
 }
 
 impl GmpBlob {
@@ -44,71 +150,15 @@ impl GmpBlob {
         &self.name
     }
 
-    fn vendors(&self) -> impl Iterator<Item = (&String, &Map<String, Value>)> {
-        self.data
-            .get("vendors")
-            .and_then(Value::as_object)
-            .into_iter()
-            .flatten()
-            .filter_map(|(k, v)| Some((k, v.as_object()?)))
-    }
-
-    fn platforms(vendor: &Map<String, Value>) -> Option<&Map<String, Value>> {
-        vendor.get("platforms").and_then(Value::as_object)
-    }
-
-    /// The vendor's entry for the build target: its own (through an alias),
-    /// else `default`; None when the vendor has neither.
-    fn platform_data<'a>(
-        vendor_id: &str,
-        vendor: &'a Map<String, Value>,
-        target: &str,
-    ) -> Option<Result<&'a Map<String, Value>>> {
-        let platforms = Self::platforms(vendor)?;
-        let resolved = match platforms.get(target) {
-            Some(p) => p.get("alias").and_then(Value::as_str).unwrap_or(target),
-            None if platforms.contains_key("default") => "default",
-            None => return None,
-        };
-        Some(
-            platforms
-                .get(resolved)
-                .and_then(Value::as_object)
-                .ok_or_else(|| {
-                    bad_data(format!(
-                        "No platform '%s' in vendor '%s' {resolved} {vendor_id}"
-                    ))
-                }),
-        )
-    }
-
     /// One `<addon>` per vendor (sorted by id) that has the build target or
     /// a default; entries on forbidden domains are dropped, as are forbidden
     /// mirrors. Force hosts do not apply to GMP.
     pub fn addon_lines(&self, q: &UpdateQuery, allowlist: &DomainAllowlist) -> Result<Vec<String>> {
-        let hash_function = self
-            .data
-            .get("hashFunction")
-            .map(py_str)
-            .ok_or_else(|| internal("blob without hashFunction"))?;
-        let mut vendors: Vec<_> = self.vendors().collect();
-        vendors.sort_by(|a, b| a.0.cmp(b.0));
+        let hash_function = hash_function(&self.data)?;
         let mut lines = Vec::new();
-        for (id, vendor) in vendors {
-            let Some(pd) = Self::platform_data(id, vendor, &q.build_target) else {
-                continue;
-            };
-            let pd = pd?;
-            let field = |k: &str| {
-                pd.get(k)
-                    .map(py_str)
-                    .ok_or_else(|| internal(format!("GMP platform without {k}")))
-            };
-            let url = field("fileUrl")?;
-            if allowlist.is_forbidden(&url, &q.product) {
-                continue;
-            }
-            let mirrors: Vec<String> = pd
+        for a in servable(&self.data, "vendors", q, allowlist, |e| e)? {
+            let mirrors: Vec<String> = a
+                .platform
                 .get("mirrorUrls")
                 .and_then(Value::as_array)
                 .into_iter()
@@ -116,17 +166,16 @@ impl GmpBlob {
                 .map(py_str)
                 .filter(|m| !allowlist.is_forbidden(m, &q.product))
                 .collect();
-            let version = vendor
+            let version = a
+                .entry
                 .get("version")
                 .map(py_str)
                 .ok_or_else(|| internal("GMP vendor without version"))?;
-            let close = if mirrors.is_empty() { "/" } else { "" };
-            lines.push(format!(
-                r#"        <addon id="{id}" URL="{url}" hashFunction="{hash_function}" hashValue="{}" size="{}" version="{version}"{close}>"#,
-                field("hashValue")?,
-                field("filesize")?,
-            ));
-            if !mirrors.is_empty() {
+            let open = addon_open(a.id, &a.url, &hash_function, a.platform, &version)?;
+            if mirrors.is_empty() {
+                lines.push(format!("{open}/>"));
+            } else {
+                lines.push(format!("{open}>"));
                 lines.extend(
                     mirrors
                         .iter()
@@ -152,34 +201,39 @@ pub fn addons(body: Vec<String>) -> UpdateParts {
     }
 }
 
-/// A superblob naming the products whose rules are evaluated again, each
-/// answer's addon lines joined under one `<addons>`.
+/// A superblob: either `products`, whose rules are evaluated again and
+/// whose answers' lines are joined under one `<addons>`, or `blobs`, named
+/// (system add-on) releases whose lines are joined the same way.
 #[derive(Debug, Clone)]
 pub struct SuperBlob {
     name: String,
     products: Vec<String>,
+    blobs: Vec<String>,
+}
+
+fn names(data: &Map<String, Value>, key: &str) -> Vec<String> {
+    data.get(key)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(String::from)
+        .collect()
 }
 
 impl SuperBlob {
     pub fn new(data: Map<String, Value>) -> Result<SuperBlob> {
         let name = required_name(&data)?;
-        if data.contains_key("blobs") {
-            // System add-on superblobs (named blobs of schema 5000) are a later slice.
+        if !data.contains_key("products") && !data.contains_key("blobs") {
             return Err(UpdatesError::InvalidBlob(
-                "superblobs with 'blobs' are not supported by relyard yet".into(),
+                "a superblob needs 'products' or 'blobs'".into(),
             ));
         }
-        let products = data
-            .get("products")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(String::from)
-                    .collect()
-            })
-            .ok_or_else(|| UpdatesError::InvalidBlob("a superblob needs 'products'".into()))?;
-        Ok(SuperBlob { name, products })
+        Ok(SuperBlob {
+            name,
+            products: names(&data, "products"),
+            blobs: names(&data, "blobs"),
+        })
     }
 
     pub fn name(&self) -> &str {
@@ -188,5 +242,9 @@ impl SuperBlob {
 
     pub fn products(&self) -> &[String] {
         &self.products
+    }
+
+    pub fn blobs(&self) -> &[String] {
+        &self.blobs
     }
 }

@@ -4,6 +4,7 @@
 mod app;
 mod desupport;
 mod gmp;
+mod systemaddons;
 mod value;
 
 use std::collections::HashMap;
@@ -13,6 +14,7 @@ use serde_json::Value;
 pub use app::AppRelease;
 pub use desupport::DesupportBlob;
 pub use gmp::{addons, GmpBlob, SuperBlob};
+pub use systemaddons::SystemAddonsBlob;
 
 use crate::allowlist::{DomainAllowlist, ForceHosts};
 use crate::error::{Result, UpdatesError};
@@ -33,6 +35,7 @@ pub enum Release {
     App(AppRelease),
     Desupport(DesupportBlob),
     Gmp(GmpBlob),
+    SystemAddons(SystemAddonsBlob),
     /// Answered by evaluating the rules again for each of its products.
     Super(SuperBlob),
 }
@@ -85,7 +88,8 @@ impl Release {
             50 => Ok(Release::Desupport(DesupportBlob::new(map)?)),
             1000 => Ok(Release::Gmp(GmpBlob::new(map)?)),
             4000 => Ok(Release::Super(SuperBlob::new(map)?)),
-            5000 | 10000 => Err(UpdatesError::InvalidBlob(format!(
+            5000 => Ok(Release::SystemAddons(SystemAddonsBlob::new(map)?)),
+            10000 => Err(UpdatesError::InvalidBlob(format!(
                 "schema_version {schema} is not supported by relyard yet"
             ))),
             _ => Err(UpdatesError::InvalidBlob(
@@ -99,6 +103,7 @@ impl Release {
             Release::App(a) => a.name(),
             Release::Desupport(d) => d.name(),
             Release::Gmp(g) => g.name(),
+            Release::SystemAddons(a) => a.name(),
             Release::Super(s) => s.name(),
         }
     }
@@ -106,8 +111,8 @@ impl Release {
     pub fn should_serve_update(&self, q: &UpdateQuery) -> Result<ServeUpdate> {
         match self {
             Release::App(a) => a.should_serve_update(q),
-            // Desupport notices, GMP and superblobs are always served.
-            Release::Desupport(_) | Release::Gmp(_) | Release::Super(_) => Ok(ServeUpdate::Yes),
+            // Desupport notices, GMP, system add-ons and superblobs are always served.
+            _ => Ok(ServeUpdate::Yes),
         }
     }
 
@@ -121,6 +126,7 @@ impl Release {
             Release::App(a) => a.render(q, update_type, ctx),
             Release::Desupport(d) => Ok(d.render(q, update_type)),
             Release::Gmp(g) => g.render(q, ctx.allowlist),
+            Release::SystemAddons(a) => a.render(q, ctx.allowlist),
             // The products' lines are filled in by the caller (`answer`).
             Release::Super(_) => Ok(addons(Vec::new())),
         }

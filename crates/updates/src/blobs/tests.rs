@@ -451,13 +451,18 @@ fn schema_dispatch() {
     let sb = json!({"name": "s", "schema_version": 4000, "products": ["a"]});
     assert!(matches!(Release::from_json(sb), Ok(Release::Super(_))));
     let addons = json!({"name": "s", "schema_version": 4000, "blobs": ["a"]});
+    assert!(matches!(Release::from_json(addons), Ok(Release::Super(_))));
+    let empty = json!({"name": "s", "schema_version": 4000});
+    assert!(Release::from_json(empty).is_err());
+    let sa = json!({"name": "x", "schema_version": 5000, "hashFunction": "sha512"});
+    assert!(matches!(
+        Release::from_json(sa),
+        Ok(Release::SystemAddons(_))
+    ));
     assert!(
-        Release::from_json(addons).is_err(),
-        "system add-on superblobs are a later slice"
+        Release::from_json(json!({"name": "x", "schema_version": 10000})).is_err(),
+        "Guardian is a later slice"
     );
-    for later in [5000, 10000] {
-        assert!(Release::from_json(json!({"name": "x", "schema_version": later})).is_err());
-    }
 }
 
 /// TestSchema2Blob.setUp (j1, j2 and k).
@@ -741,16 +746,21 @@ fn schema8_binary_transparency() {
     );
 }
 
+/// Vendor / add-on "c" of test_gmp.py's and test_systemaddons.py's blob.
+fn vendor_c() -> Value {
+    json!({"version": "1", "platforms": {
+        "p": {"filesize": 2, "hashValue": "3", "fileUrl": "http://a.com/blah"},
+        "q": {"filesize": 4, "hashValue": "5", "fileUrl": "http://boring.com/blah"},
+        "q2": {"alias": "q"}
+    }})
+}
+
 /// tests/blobs/test_gmp.py, TestSchema1Blob.setUp.
 fn gmp() -> Fixture {
     let blob = json!({
         "name": "fake", "schema_version": 1000, "hashFunction": "SHA512",
         "vendors": {
-            "c": {"version": "1", "platforms": {
-                "p": {"filesize": 2, "hashValue": "3", "fileUrl": "http://a.com/blah"},
-                "q": {"filesize": 4, "hashValue": "5", "fileUrl": "http://boring.com/blah"},
-                "q2": {"alias": "q"}
-            }},
+            "c": vendor_c(),
             "d": {"version": "5", "platforms": {
                 "q": {"filesize": 10, "hashValue": "11", "fileUrl": "http://boring.com/foo"},
                 "r": {"filesize": 666, "hashValue": "666", "fileUrl": "http://evil.com/fire"},
@@ -842,4 +852,69 @@ fn gmp_bad_alias_is_bad_data() {
         f.releases["x"].render(&gmp_query("f"), "minor", &ctx),
         Err(crate::error::UpdatesError::BadData(_))
     ));
+}
+
+/// tests/blobs/test_systemaddons.py, TestSchema1Blob.setUp: blob1 and the
+/// uninstall / no-uninstall / empty variants.
+fn system_addons() -> Fixture {
+    let blob1 = json!({
+        "name": "fake", "schema_version": 5000, "hashFunction": "SHA512",
+        "addons": {
+            "c": vendor_c(),
+            "d": {"version": "5", "platforms": {
+                "q": {"filesize": 10, "hashValue": "11", "fileUrl": "http://boring.com/foo"},
+                "r": {"filesize": 666, "hashValue": "666", "fileUrl": "http://evil.com/fire"},
+                "default": {"filesize": 20, "hashValue": "50", "fileUrl": "http://boring.com/bar"}
+            }}
+        }
+    });
+    let variant = |name: &str, extra: Value| {
+        merged(
+            json!({"name": name, "schema_version": 5000, "hashFunction": "SHA512"}),
+            extra,
+        )
+    };
+    Fixture::new(
+        vec![
+            blob1,
+            variant("uninstall", json!({"uninstall": true})),
+            variant("no-uninstall", json!({"uninstall": false})),
+            variant("empty", json!({"addons": {}})),
+        ],
+        json!({"a.com": ["gg"], "boring.com": ["gg"]}),
+    )
+}
+
+#[test]
+fn system_addons_xml() {
+    let f = system_addons();
+    let q = |target: &str| gmp_query(target);
+    // testXML (header and footer compared unstripped there)
+    let ctx = RenderContext {
+        allowlist: &f.allowlist,
+        force_hosts: &f.force_hosts,
+        releases: &f.releases,
+    };
+    let parts = f.releases["fake"]
+        .render(&q("p"), "minor", &ctx)
+        .expect("renders");
+    assert_eq!(
+        (parts.header.as_str(), parts.footer.as_str()),
+        ("    <addons>", "    </addons>")
+    );
+    assert_eq!(
+        f.render("fake", &q("p")).1,
+        vec![
+            addon("c", "http://a.com/blah", "3", "2", "1"),
+            addon("d", "http://boring.com/bar", "50", "20", "5")
+        ]
+    );
+    // testXMLWhenEmptyAndNotUninstall, testXMLWhenUninstall, testXMLNoAddonsNoUninstallBlob
+    let none = (String::new(), vec![], String::new());
+    assert_eq!(f.render("empty", &q("t")), none);
+    assert_eq!(
+        f.render("uninstall", &q("p")),
+        ("<addons>".to_string(), vec![], "</addons>".to_string())
+    );
+    assert_eq!(f.render("no-uninstall", &q("p")), none);
 }
