@@ -132,7 +132,7 @@ pub fn evaluate<'a>(
 }
 
 /// Headers Balrog's `after_request` puts on every public response.
-fn common_headers(content_type: &str) -> Vec<(&'static str, String)> {
+pub(crate) fn common_headers(content_type: &str) -> Vec<(&'static str, String)> {
     vec![
         ("Content-Type", content_type.to_string()),
         ("Strict-Transport-Security", "max-age=31536000;".into()),
@@ -154,7 +154,7 @@ fn html_escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-fn error_answer(e: &UpdatesError) -> Answer {
+pub(crate) fn error_answer(e: &UpdatesError) -> Answer {
     match e {
         UpdatesError::BadData(msg) => Answer {
             status: 400,
@@ -170,6 +170,21 @@ fn error_answer(e: &UpdatesError) -> Answer {
                 body: body.to_string(),
             }
         }
+    }
+}
+
+/// Connexion's strict validation of query arguments.
+pub(crate) fn extra_parameter(name: &str) -> Answer {
+    let body = serde_json::json!({
+        "detail": format!("Extra query parameter(s) {name} not in spec"),
+        "status": 400,
+        "title": "Bad Request",
+        "type": "about:blank"
+    });
+    Answer {
+        status: 400,
+        headers: common_headers("application/problem+json"),
+        body: body.to_string(),
     }
 }
 
@@ -223,15 +238,7 @@ pub fn answer(req: &UpdateRequest<'_>, catalog: &Catalog, dice: &dyn Dice) -> An
                 body: EMPTY_UPDATES.into(),
             }
         }
-        Err(ParseError::ExtraQueryParameter(name)) => {
-            // Connexion's strict validation.
-            let body = serde_json::json!({"detail": format!("Extra query parameter(s) {name} not in spec"), "status": 400, "title": "Bad Request", "type": "about:blank"});
-            return Answer {
-                status: 400,
-                headers: common_headers("application/problem+json"),
-                body: body.to_string(),
-            };
-        }
+        Err(ParseError::ExtraQueryParameter(name)) => return extra_parameter(&name),
     };
     let decision = match evaluate(catalog, &q, dice) {
         Ok(d) => d,
@@ -251,8 +258,14 @@ pub fn answer(req: &UpdateRequest<'_>, catalog: &Catalog, dice: &dyn Dice) -> An
             }
         }
     };
-    let mut headers = common_headers(XML);
-    let (id, version) = match decision.rule {
+    rule_answer(XML, body, decision.rule)
+}
+
+/// A 200 with the `Rule-ID` / `Rule-Data-Version` of the deciding rule
+/// (`unknown` when none decided).
+pub(crate) fn rule_answer(content_type: &str, body: String, rule: Option<&Rule>) -> Answer {
+    let mut headers = common_headers(content_type);
+    let (id, version) = match rule {
         Some(r) => (r.rule_id.to_string(), r.data_version.to_string()),
         None => ("unknown".to_string(), "unknown".to_string()),
     };

@@ -11,12 +11,13 @@ use http::{HeaderName, HeaderValue, StatusCode};
 use crate::answer::{Answer, UpdateRequest};
 use crate::service::UpdatesService;
 
-/// `GET /update/...`: every path under `/update` is answered (Balrog gives
-/// unknown ones the empty document with status 200).
+/// `GET /update/...` (every path under `/update` is answered: Balrog gives
+/// unknown ones the empty document with status 200) and `GET /json/...`.
 pub fn router(service: UpdatesService) -> Router {
     Router::new()
         .route("/update", get(update))
         .route("/update/{*rest}", get(update))
+        .route("/json/{*rest}", get(json))
         .with_state(service)
 }
 
@@ -29,6 +30,11 @@ async fn update(State(service): State<UpdatesService>, req: Request) -> Response
         user_agent: ua,
     });
     into_response(answer)
+}
+
+async fn json(State(service): State<UpdatesService>, req: Request) -> Response {
+    let uri = req.uri();
+    into_response(service.answer_json(uri.path(), uri.query()))
 }
 
 fn into_response(a: Answer) -> Response {

@@ -4,13 +4,15 @@
 //! rules and release blobs held in memory by [`UpdatesService`]. The modules
 //! follow Balrog's own split: URL parsing ([`request`]), column matchers
 //! ([`matching`], [`versions`]), rules and the dice ([`rules`]), blobs
-//! ([`blobs`]), the document ([`xml`]) and the endpoint ([`answer`], [`http`]).
+//! ([`blobs`]), the document ([`xml`]) and the endpoints ([`answer`],
+//! [`json`], [`http`]).
 
 pub mod allowlist;
 pub mod answer;
 pub mod blobs;
 pub mod error;
 pub mod http;
+pub mod json;
 pub mod matching;
 pub mod request;
 pub mod rules;

@@ -113,8 +113,13 @@ impl UpdatesService {
         self.modify(|c| c.force_hosts = hosts);
     }
 
-    /// Answers one request from the current snapshot.
+    /// Answers one `/update/...` request from the current snapshot.
     pub fn answer(&self, req: &UpdateRequest<'_>) -> Answer {
         answer(req, &self.catalog(), self.dice.as_ref())
+    }
+
+    /// Answers one `/json/...` request from the current snapshot.
+    pub fn answer_json(&self, path: &str, query: Option<&str>) -> Answer {
+        crate::json::answer_json(path, query, &self.catalog(), self.dice.as_ref())
     }
 }

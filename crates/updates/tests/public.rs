@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{assert_empty, assert_security_headers, assert_xml, rule, v1_blob, Server};
+use common::{assert_empty, assert_security_headers, assert_xml, b_blob, rule, v1_blob, Server};
 use relyard_updates::{EmergencyShutoff, Rule};
 use serde_json::json;
 
@@ -48,15 +48,7 @@ async fn base() -> Server {
         });
     }
     let releases = vec![
-        v1_blob(
-            "b",
-            Some("1.0"),
-            "2",
-            &[
-                ("l", "3", "4", "http://a.com/z"),
-                ("xh", "5", "6", "http://a.com/x"),
-            ],
-        ),
+        b_blob(),
         v1_blob("s", Some("1.0"), "5", &[("l", "5", "5", "http://a.com/s")]),
         v1_blob("q", Some("1.0"), "5", &[("l", "5", "5", "http://a.com/q")]),
         v1_blob(

@@ -13,7 +13,7 @@ use std::cmp::Ordering;
 
 use serde_json::{Map, Value};
 
-use super::value::{attr_str, py_str, py_str_opt, truthy, with_locale};
+use super::value::{attr_str, py_str, py_str_opt, required_name, truthy, with_locale};
 use super::{Release, RenderContext, ServeUpdate, UpdateParts};
 use crate::error::{bad_data, Result, UpdatesError};
 use crate::matching::{
@@ -86,20 +86,13 @@ fn internal(msg: impl Into<String>) -> UpdatesError {
 
 impl AppRelease {
     pub fn new(schema: u32, data: Map<String, Value>) -> Result<AppRelease> {
-        let name = data
-            .get("name")
-            .and_then(Value::as_str)
-            .ok_or_else(|| UpdatesError::InvalidBlob("'name' is a required property".into()))?;
+        let name = required_name(&data)?;
         if data.get("platforms").is_some_and(|p| !p.is_object()) {
             return Err(UpdatesError::InvalidBlob(
                 "'platforms' must be an object".into(),
             ));
         }
-        Ok(AppRelease {
-            schema,
-            name: name.to_string(),
-            data,
-        })
+        Ok(AppRelease { schema, name, data })
     }
 
     pub fn name(&self) -> &str {

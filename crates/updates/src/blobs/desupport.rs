@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use super::value::py_str_opt;
+use super::value::{py_str_opt, required_name};
 use super::UpdateParts;
 use crate::error::{Result, UpdatesError};
 use crate::request::UpdateQuery;
@@ -15,19 +15,13 @@ pub struct DesupportBlob {
 
 impl DesupportBlob {
     pub fn new(data: Map<String, Value>) -> Result<DesupportBlob> {
-        let name = data
-            .get("name")
-            .and_then(Value::as_str)
-            .ok_or_else(|| UpdatesError::InvalidBlob("'name' is a required property".into()))?;
+        let name = required_name(&data)?;
         if !data.get("detailsUrl").is_some_and(Value::is_string) {
             return Err(UpdatesError::InvalidBlob(
                 "'detailsUrl' is a required property".into(),
             ));
         }
-        Ok(DesupportBlob {
-            name: name.to_string(),
-            data,
-        })
+        Ok(DesupportBlob { name, data })
     }
 
     pub fn name(&self) -> &str {

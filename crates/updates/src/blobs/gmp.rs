@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use super::value::py_str;
+use super::value::{py_str, required_name};
 use super::UpdateParts;
 use crate::allowlist::DomainAllowlist;
 use crate::error::{bad_data, Result, UpdatesError};
@@ -14,13 +14,6 @@ use crate::request::UpdateQuery;
 pub struct GmpBlob {
     name: String,
     data: Map<String, Value>,
-}
-
-fn required_name(data: &Map<String, Value>) -> Result<String> {
-    data.get("name")
-        .and_then(Value::as_str)
-        .map(String::from)
-        .ok_or_else(|| UpdatesError::InvalidBlob("'name' is a required property".into()))
 }
 
 pub(super) fn internal(msg: impl Into<String>) -> UpdatesError {

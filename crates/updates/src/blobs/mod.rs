@@ -4,6 +4,7 @@
 mod app;
 mod desupport;
 mod gmp;
+mod guardian;
 mod systemaddons;
 mod value;
 
@@ -14,6 +15,7 @@ use serde_json::Value;
 pub use app::AppRelease;
 pub use desupport::DesupportBlob;
 pub use gmp::{addons, GmpBlob, SuperBlob};
+pub use guardian::GuardianBlob;
 pub use systemaddons::SystemAddonsBlob;
 
 use crate::allowlist::{DomainAllowlist, ForceHosts};
@@ -36,6 +38,8 @@ pub enum Release {
     Desupport(DesupportBlob),
     Gmp(GmpBlob),
     SystemAddons(SystemAddonsBlob),
+    /// JSON-only (`/json/...`); on XML routes it is "Wrong blob type".
+    Guardian(GuardianBlob),
     /// Answered by evaluating the rules again for each of its products.
     Super(SuperBlob),
 }
@@ -89,9 +93,7 @@ impl Release {
             1000 => Ok(Release::Gmp(GmpBlob::new(map)?)),
             4000 => Ok(Release::Super(SuperBlob::new(map)?)),
             5000 => Ok(Release::SystemAddons(SystemAddonsBlob::new(map)?)),
-            10000 => Err(UpdatesError::InvalidBlob(format!(
-                "schema_version {schema} is not supported by relyard yet"
-            ))),
+            10000 => Ok(Release::Guardian(GuardianBlob::new(map)?)),
             _ => Err(UpdatesError::InvalidBlob(
                 "schema_version is unknown".into(),
             )),
@@ -104,6 +106,7 @@ impl Release {
             Release::Desupport(d) => d.name(),
             Release::Gmp(g) => g.name(),
             Release::SystemAddons(a) => a.name(),
+            Release::Guardian(g) => g.name(),
             Release::Super(s) => s.name(),
         }
     }
@@ -111,6 +114,7 @@ impl Release {
     pub fn should_serve_update(&self, q: &UpdateQuery) -> Result<ServeUpdate> {
         match self {
             Release::App(a) => a.should_serve_update(q),
+            Release::Guardian(g) => g.should_serve_update(q),
             // Desupport notices, GMP, system add-ons and superblobs are always served.
             _ => Ok(ServeUpdate::Yes),
         }
@@ -127,6 +131,7 @@ impl Release {
             Release::Desupport(d) => Ok(d.render(q, update_type)),
             Release::Gmp(g) => g.render(q, ctx.allowlist),
             Release::SystemAddons(a) => a.render(q, ctx.allowlist),
+            Release::Guardian(_) => Err(crate::error::bad_data("Wrong blob type")),
             // The products' lines are filled in by the caller (`answer`).
             Release::Super(_) => Ok(addons(Vec::new())),
         }

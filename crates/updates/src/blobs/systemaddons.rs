@@ -3,10 +3,10 @@
 use serde_json::{Map, Value};
 
 use super::gmp::{addon_open, hash_function, internal, servable};
-use super::value::{py_str, truthy};
+use super::value::{py_str, required_name, truthy};
 use super::UpdateParts;
 use crate::allowlist::DomainAllowlist;
-use crate::error::{Result, UpdatesError};
+use crate::error::Result;
 use crate::request::UpdateQuery;
 
 #[derive(Debug, Clone)]
@@ -17,11 +17,7 @@ pub struct SystemAddonsBlob {
 
 impl SystemAddonsBlob {
     pub fn new(data: Map<String, Value>) -> Result<SystemAddonsBlob> {
-        let name = data
-            .get("name")
-            .and_then(Value::as_str)
-            .map(String::from)
-            .ok_or_else(|| UpdatesError::InvalidBlob("'name' is a required property".into()))?;
+        let name = required_name(&data)?;
         Ok(SystemAddonsBlob { name, data })
     }
 

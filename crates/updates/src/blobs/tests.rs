@@ -459,9 +459,14 @@ fn schema_dispatch() {
         Release::from_json(sa),
         Ok(Release::SystemAddons(_))
     ));
+    let guardian = json!({"name": "g", "schema_version": 10000, "version": "1.0", "platforms": {}});
+    assert!(matches!(
+        Release::from_json(guardian),
+        Ok(Release::Guardian(_))
+    ));
     assert!(
         Release::from_json(json!({"name": "x", "schema_version": 10000})).is_err(),
-        "Guardian is a later slice"
+        "Guardian needs a version"
     );
 }
 

@@ -1,6 +1,8 @@
 //! Blob values rendered as Balrog renders them: with Python's `str()`.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
+
+use crate::error::{Result, UpdatesError};
 
 /// `str(value)` in Python for a JSON value: `True`/`False`/`None` for the
 /// literals, strings as they are, numbers in their JSON spelling.
@@ -43,4 +45,12 @@ pub fn attr_str(v: &Value) -> String {
 /// `%LOCALE%` / `%locale%` substitution.
 pub fn with_locale(s: &str, locale: &str) -> String {
     s.replace("%LOCALE%", locale).replace("%locale%", locale)
+}
+
+/// The blob's `name`, which every schema requires.
+pub fn required_name(data: &Map<String, Value>) -> Result<String> {
+    data.get("name")
+        .and_then(Value::as_str)
+        .map(String::from)
+        .ok_or_else(|| UpdatesError::InvalidBlob("'name' is a required property".into()))
 }

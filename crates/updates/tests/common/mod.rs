@@ -1,5 +1,8 @@
 //! Starts the updates router on an ephemeral port and fetches URLs from it.
 
+// Each test binary includes this module and uses a different part of it.
+#![allow(dead_code)]
+
 use std::sync::Arc;
 
 use relyard_updates::allowlist::{DomainAllowlist, ForceHosts};
@@ -63,6 +66,19 @@ pub fn v1_blob(
         m.insert("extv".into(), v.into());
     }
     blob
+}
+
+/// Release "b" of test_client.py's and test_json.py's fixtures.
+pub fn b_blob() -> Value {
+    v1_blob(
+        "b",
+        Some("1.0"),
+        "2",
+        &[
+            ("l", "3", "4", "http://a.com/z"),
+            ("xh", "5", "6", "http://a.com/x"),
+        ],
+    )
 }
 
 impl Server {
