@@ -208,7 +208,8 @@ pub fn parse_update_url(
         }
         6 => {
             let caps = SystemCapabilities::parse(fields[7]);
-            q.instruction_set = caps.instruction_set.map(|s| ascii(&s));
+            // Balrog parses the raw segment, before its ASCII clean-up.
+            q.instruction_set = caps.instruction_set;
             q.memory = caps.memory;
             q.jaws = caps.jaws;
             q.distribution = Some(f(8));
