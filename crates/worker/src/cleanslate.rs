@@ -62,6 +62,46 @@ pub fn become_subreaper() {
     }
 }
 
+/// Prefix of the cgroups the worker makes: `relyard-<worker pid>-<run marker>`.
+const CGROUP_PREFIX: &str = "relyard-";
+
+/// Ends what the tasks of a worker that died (SIGKILL, a crash, a power cut of its container)
+/// left in their cgroups, and removes those cgroups: a worker that starts here finds the machine
+/// as clean as if the dead one had finished. Cgroups of live workers are left alone. Returns how
+/// many processes were killed.
+pub async fn sweep_orphaned_cgroups(grace: Duration) -> usize {
+    let Some(base) = own_cgroup_dir() else {
+        return 0;
+    };
+    let Ok(entries) = std::fs::read_dir(&base) else {
+        return 0;
+    };
+    let mut killed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(owner) = name
+            .strip_prefix(CGROUP_PREFIX)
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        // A live owner (or a pid taken again by another process) keeps its cgroups.
+        if owner == std::process::id() as i32 || read_stat(owner).is_some() {
+            continue;
+        }
+        let Ok(cgroup) = Cgroup::open(entry.path()) else {
+            continue;
+        };
+        let report = cgroup.kill_all(grace).await;
+        if report.killed > 0 {
+            tracing::warn!(cgroup = %name, killed = report.killed, "killed what a dead worker's task left behind");
+        }
+        killed += report.killed;
+    }
+    killed
+}
+
 /// What a kill found.
 #[derive(Debug, Default)]
 pub struct KillReport {
@@ -321,9 +361,14 @@ impl Cgroup {
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
             .collect();
-        let dir = base.join(format!("relyard-{}-{name}", std::process::id()));
+        let dir = base.join(format!("{CGROUP_PREFIX}{}-{name}", std::process::id()));
         std::fs::create_dir(&dir)
             .map_err(|e| CleanSlateError::NoCgroup(format!("{}: {e}", dir.display())))?;
+        Self::open(dir)
+    }
+
+    /// A cgroup that exists, ready to have processes moved in or killed; removed when dropped.
+    fn open(dir: PathBuf) -> Result<Cgroup, CleanSlateError> {
         let procs = std::fs::OpenOptions::new()
             .write(true)
             .open(dir.join("cgroup.procs"))
@@ -450,6 +495,57 @@ mod tests {
             return;
         }
         daemon_is_killed(Mode::Cgroup).await;
+    }
+
+    #[tokio::test]
+    async fn a_dead_workers_cgroups_are_swept_and_a_live_ones_kept() {
+        let Some(base) = own_cgroup_dir() else {
+            eprintln!("no cgroup v2 here; the sweep has nothing to do");
+            return;
+        };
+        // A pid that no process has now: that of a child that has exited and been reaped.
+        let mut gone = std::process::Command::new("true")
+            .spawn()
+            .expect("true runs");
+        let dead = gone.id();
+        gone.wait().expect("wait");
+        let orphaned = base.join(format!(
+            "{CGROUP_PREFIX}{dead}-test-{}",
+            relyard_core::ids::slugid()
+        ));
+        if std::fs::create_dir(&orphaned).is_err() {
+            eprintln!("cgroup v2 is not writable here; the snapshot tests cover this machine");
+            return;
+        }
+        let sleeper = std::process::Command::new("sleep")
+            .arg("1000")
+            .spawn()
+            .expect("sleep runs");
+        let pid = sleeper.id() as i32;
+        std::fs::write(orphaned.join("cgroup.procs"), pid.to_string()).expect("move the sleep");
+        let ours = Tracker::start(
+            Mode::Cgroup,
+            format!("kept-{}", relyard_core::ids::slugid()),
+            false,
+        )
+        .expect("a cgroup of our own");
+
+        // Other dead workers' cgroups on this machine may be swept too; ours holds one process.
+        let killed = sweep_orphaned_cgroups(Duration::from_millis(100)).await;
+        assert!(killed >= 1, "{killed}");
+        // The sweep reaped it (it waits for what it killed), so it is gone, not a zombie.
+        assert!(
+            read_stat(pid).is_none(),
+            "the sleep in the dead worker's cgroup survived"
+        );
+        drop(sleeper);
+        assert!(
+            !orphaned.exists(),
+            "the dead worker's cgroup was not removed"
+        );
+        assert!(ours.uses_cgroup());
+        let our_dir = ours.cgroup.as_ref().map(|c| c.dir.clone()).expect("dir");
+        assert!(our_dir.exists(), "a live worker's cgroup was swept");
     }
 
     #[tokio::test]

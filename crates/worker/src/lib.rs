@@ -144,6 +144,9 @@ impl Worker {
     /// recycle policy ends the worker.
     pub async fn run(self, shutdown: CancellationToken) -> Result<Exit, WorkerError> {
         cleanslate::become_subreaper();
+        if self.shared.config.cleanslate != cleanslate::Mode::Snapshot {
+            cleanslate::sweep_orphaned_cgroups(self.shared.config.kill_grace).await;
+        }
         let server_stop = CancellationToken::new();
         let app = router(Arc::clone(&self.shared));
         let stop = server_stop.clone();
