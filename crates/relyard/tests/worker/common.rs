@@ -94,6 +94,32 @@ impl Env {
         })
     }
 
+    /// A task that runs `script` with the task proxy, holding `scopes`, and publishes `out/`
+    /// as `public/out/...`.
+    pub fn proxy_task(&self, name: &str, script: &str, scopes: &[&str]) -> Value {
+        let mut def = self.task(
+            name,
+            json!({
+                "command": [sh(script)],
+                "maxRunTime": 60,
+                "features": {"taskclusterProxy": true},
+                "artifacts": [{"type": "directory", "path": "out", "name": "public/out"}],
+            }),
+        );
+        def["scopes"] = json!(scopes);
+        def
+    }
+
+    /// Sets a secret (valid for an hour) with the root client.
+    pub async fn set_secret(&self, name: &str, value: Value) {
+        let secrets = taskcluster::Secrets::new(self.server.root_client()).expect("secrets client");
+        let expires = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+        secrets
+            .set(name, &json!({"secret": value, "expires": expires}))
+            .await
+            .expect("set a secret");
+    }
+
     pub async fn create(&self, def: &Value) -> String {
         let id = relyard_core::ids::slugid();
         self.queue().createTask(&id, def).await.expect("createTask");

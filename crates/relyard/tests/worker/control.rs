@@ -102,31 +102,15 @@ async fn reclaims_keep_a_task_longer_than_its_claim_and_refresh_the_proxys_crede
     // Claims (and the temporary credentials that come with them) last 2 s; the task runs 4 s and
     // then calls the proxy, which must be signing with credentials from a later reclaim.
     let env = Env::with_claim_timeout(2).await;
-    let secrets = taskcluster::Secrets::new(env.server.root_client()).expect("secrets client");
-    let expires = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
-    secrets
-        .set(
-            "proj/late",
-            &json!({"secret": {"v": "still-here"}, "expires": expires}),
-        )
-        .await
-        .expect("set");
+    env.set_secret("proj/late", json!({"v": "still-here"}))
+        .await;
     let _worker = env.worker("reclaimer", &[]);
     let script = r#"
         sleep 4
         mkdir out
         curl -s -D out/headers.txt -o out/late.json -w '%{http_code}' "$TASKCLUSTER_PROXY_URL/api/secrets/v1/secret/proj/late" > out/late.code
     "#;
-    let mut def = env.task(
-        "long",
-        json!({
-            "command": [sh(script)],
-            "maxRunTime": 60,
-            "features": {"taskclusterProxy": true},
-            "artifacts": [{"type": "directory", "path": "out", "name": "public/out"}],
-        }),
-    );
-    def["scopes"] = json!(["secrets:get:proj/late"]);
+    let def = env.proxy_task("long", script, &["secrets:get:proj/late"]);
     let id = env.create(&def).await;
     let status = env.wait_resolved(&id).await;
     assert_eq!(status["state"], "completed", "{status:#}");

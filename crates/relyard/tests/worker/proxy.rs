@@ -2,29 +2,16 @@
 //! holds a credential.
 
 use serde_json::json;
-use taskcluster::Secrets;
 
-use crate::common::{sh, Env};
+use crate::common::Env;
 
 #[tokio::test]
 async fn a_task_reads_the_secrets_its_scopes_allow_through_the_proxy_and_holds_no_token() {
     let env = Env::new().await;
-    let secrets = Secrets::new(env.server.root_client()).expect("secrets client");
-    let expires = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
-    secrets
-        .set(
-            "proj/allowed",
-            &json!({"secret": {"password": "open-sesame"}, "expires": expires}),
-        )
-        .await
-        .expect("set allowed");
-    secrets
-        .set(
-            "proj/denied",
-            &json!({"secret": {"password": "keep-out"}, "expires": expires}),
-        )
-        .await
-        .expect("set denied");
+    env.set_secret("proj/allowed", json!({"password": "open-sesame"}))
+        .await;
+    env.set_secret("proj/denied", json!({"password": "keep-out"}))
+        .await;
     let _worker = env.worker("proxy", &["--keep-task-dirs"]);
     let script = r#"
         set -e
@@ -34,16 +21,7 @@ async fn a_task_reads_the_secrets_its_scopes_allow_through_the_proxy_and_holds_n
         env > out/env.txt
         cat /proc/$$/cmdline | tr '\0' ' ' > out/cmdline.txt
     "#;
-    let mut def = env.task(
-        "proxy",
-        json!({
-            "command": [sh(script)],
-            "maxRunTime": 60,
-            "features": {"taskclusterProxy": true},
-            "artifacts": [{"type": "directory", "path": "out", "name": "public/out"}],
-        }),
-    );
-    def["scopes"] = json!(["secrets:get:proj/allowed"]);
+    let def = env.proxy_task("proxy", script, &["secrets:get:proj/allowed"]);
     let id = env.create(&def).await;
     let status = env.wait_resolved(&id).await;
     assert_eq!(
