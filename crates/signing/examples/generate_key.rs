@@ -6,7 +6,8 @@
 //!
 //! Reads the passphrase from the first line of standard input (so it is not in the shell
 //! history or `ps`), writes `DIR/<id>.key` (sealed, mode 0600) and the public key as
-//! `DIR/<id>.asc` (gpg: `gpg --import` it) or `DIR/<id>.pub` (minisign: `minisign -p`).
+//! `DIR/<id>.asc` (gpg: `gpg --import` it), `DIR/<id>.pub` (minisign: `minisign -p`) or
+//! `DIR/<id>.pem` (rsa, for mar: `mar -k <id>.pem -v`).
 
 use std::io::BufRead as _;
 use std::path::PathBuf;
@@ -27,12 +28,15 @@ fn main() -> ExitCode {
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [kind, id, dir] = &args[..] else {
-        return Err("usage: generate_key gpg|minisign KEY_ID DIR  (passphrase on stdin)".into());
+        return Err(
+            "usage: generate_key gpg|minisign|rsa KEY_ID DIR  (passphrase on stdin)".into(),
+        );
     };
     let kind = match kind.as_str() {
         "gpg" => KeyKind::Gpg,
         "minisign" => KeyKind::Minisign,
-        other => return Err(format!("unknown key kind `{other}` (gpg or minisign)").into()),
+        "rsa" => KeyKind::Rsa,
+        other => return Err(format!("unknown key kind `{other}` (gpg, minisign or rsa)").into()),
     };
     let mut passphrase = String::new();
     std::io::stdin().lock().read_line(&mut passphrase)?;
@@ -44,6 +48,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let public_path = dir.join(match kind {
         KeyKind::Gpg => format!("{id}.asc"),
         KeyKind::Minisign => format!("{id}.pub"),
+        KeyKind::Rsa => format!("{id}.pem"),
     });
     std::fs::write(&public_path, key.public_key()?)?;
     println!("{}\n{}", key_path.display(), public_path.display());

@@ -8,7 +8,8 @@
 //! The key is unlocked with the passphrase from standard input and proven first, as the server
 //! does at start. `gpg` and `minisign` write `FILE.asc` / `FILE.minisig` for each file;
 //! `sha256sums` writes `SHA256SUMS` and `SHA256SUMS.asc` in the current directory, naming the
-//! files as given (so give paths relative to it).
+//! files as given (so give paths relative to it). `mar` writes each signed MAR as `FILE.signed`
+//! (the input is left as it was).
 
 use std::io::BufRead as _;
 use std::path::Path;
@@ -29,7 +30,7 @@ fn main() -> ExitCode {
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [key_path, format, files @ ..] = &args[..] else {
-        return Err("usage: sign_file KEY_FILE gpg|minisign|sha256sums FILE...".into());
+        return Err("usage: sign_file KEY_FILE gpg|minisign|sha256sums|mar FILE...".into());
     };
     if files.is_empty() {
         return Err("no files to sign".into());
@@ -58,7 +59,12 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
     for file in files {
         let signed = signer.sign(&std::fs::read(file)?)?;
-        let out = format!("{file}{}", format.detached_suffix());
+        // An embedded format's output is the whole signed file; never write it over the input.
+        let out = if format.is_embedded() {
+            format!("{file}.signed")
+        } else {
+            format!("{file}{}", format.detached_suffix())
+        };
         std::fs::write(&out, &signed.signature)?;
         println!("{out}");
     }

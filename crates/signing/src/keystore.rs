@@ -9,8 +9,8 @@
 //!   "cipher": "aes-256-gcm", "nonce": "<b64, 12 bytes>", "sealed": "<b64 ciphertext || tag>" }
 //! ```
 //!
-//! The secret key material (a binary transferable OpenPGP secret key, or a minisign
-//! `seed || key_num`) is sealed with AES-256-GCM under a key derived from the passphrase with
+//! The secret key material (a binary transferable OpenPGP secret key, a minisign
+//! `seed || key_num`, or an RSA key's PKCS#8 DER) is sealed with AES-256-GCM under a key derived from the passphrase with
 //! Argon2id (RFC 9106) and a fresh random salt. Everything else in the file is bound as
 //! associated data ([`KeyFile::associated_data`]): renaming the key, changing its kind, weakening
 //! the KDF parameters or swapping the public key makes the file fail to open, exactly like a wrong
@@ -31,6 +31,7 @@ use zeroize::Zeroizing;
 
 use crate::error::{SigningError, SigningResult};
 use crate::formats::gpg::GpgKey;
+use crate::formats::mar::RsaKey;
 use crate::formats::minisign::MinisignKey;
 use crate::formats::{KeyKind, UnlockedKey};
 
@@ -128,6 +129,7 @@ pub fn generate(
     let key = match kind {
         KeyKind::Gpg => UnlockedKey::Gpg(GpgKey::generate(id)?),
         KeyKind::Minisign => UnlockedKey::Minisign(MinisignKey::generate(id)),
+        KeyKind::Rsa => UnlockedKey::Rsa(RsaKey::generate(id)?),
     };
     let file = KeyFile::seal(&key, passphrase, params)?;
     Ok((file, key))
@@ -166,6 +168,7 @@ impl KeyFile {
         let secret = match key {
             UnlockedKey::Gpg(k) => k.secret_bytes()?,
             UnlockedKey::Minisign(k) => k.secret_bytes(),
+            UnlockedKey::Rsa(k) => k.secret_bytes()?,
         };
         let mut file = KeyFile {
             version: FILE_VERSION,
@@ -240,6 +243,9 @@ impl KeyFile {
             }
             KeyKind::Minisign => {
                 MinisignKey::from_parts(&self.id, &secret, &self.public).map(UnlockedKey::Minisign)
+            }
+            KeyKind::Rsa => {
+                RsaKey::from_parts(&self.id, &secret, &self.public).map(UnlockedKey::Rsa)
             }
         }
     }
@@ -355,6 +361,7 @@ mod tests {
         match key {
             UnlockedKey::Gpg(k) => k.secret_bytes().map(|s| s.to_vec()).expect("secret"),
             UnlockedKey::Minisign(k) => k.secret_bytes().to_vec(),
+            UnlockedKey::Rsa(k) => k.secret_bytes().map(|s| s.to_vec()).expect("secret"),
         }
     }
 
@@ -409,6 +416,21 @@ mod tests {
         let secret = secret_of(&key);
         assert_no_plaintext(&disk, &secret);
         assert_no_plaintext(&disk, &secret[..32]);
+    }
+
+    #[test]
+    fn rsa_key_file_holds_no_plaintext_private_key() {
+        let (file, key) = generate("mar", KeyKind::Rsa, b"pw", FAST).expect("gen");
+        let disk = file.to_json().into_bytes();
+        assert_no_plaintext(&disk, &secret_of(&key));
+        assert!(rsa::pkcs8::DecodePrivateKey::from_pkcs8_der(
+            &B64.decode(&file.sealed).expect("b64")[..]
+        )
+        .map(|_: rsa::RsaPrivateKey| ())
+        .is_err());
+        assert!(file.public.starts_with("-----BEGIN PUBLIC KEY-----"));
+        let back = file.unlock(b"pw").expect("unlock");
+        assert_eq!(secret_of(&back), secret_of(&key));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! relyard signing, library core: key files encrypted at rest, and the detached signature
-//! formats `gpg`, `minisign` and `sha256sums` behind one [`Signer`] trait.
+//! formats `gpg`, `minisign` and `sha256sums` and the embedded `mar` behind one [`Signer`]
+//! trait.
 //!
 //! Flow at server start (the server itself comes later): read each [`KeyFile`], unlock it with
 //! its passphrase ([`KeyFile::unlock`]), make the [`Signer`] of each configured format
@@ -12,6 +13,8 @@ pub mod keystore;
 
 pub use error::{SigningError, SigningResult};
 pub use formats::gpg::GpgKey;
+pub use formats::mar::RsaKey;
+pub use formats::marfile::build_unsigned as build_unsigned_mar;
 pub use formats::minisign::MinisignKey;
 pub use formats::sums::{
     manifest, manifest_from_digests, parse_manifest, SumsSigner, MANIFEST_NAME,

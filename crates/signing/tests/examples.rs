@@ -104,3 +104,35 @@ fn the_readme_walk_through_signs_files_that_the_tools_verify() {
         .expect_err("existing key file kept");
     assert!(again.contains("keys/demo-gpg.key"), "{again}");
 }
+
+#[test]
+fn the_readme_mar_walk_through_signs_a_mar_that_mar_verifies() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::create_dir(d.join("keys")).expect("mkdir");
+    let pw = "throwaway passphrase";
+    run_example(d, "generate_key", &["rsa", "demo-rsa", "keys"], pw).expect("rsa key");
+    std::fs::write(d.join("a.txt"), "hello\n").expect("write");
+    let out = run(mar()
+        .args(["-c", "update.mar", "-V", "1.0", "-H", "demo", "a.txt"])
+        .current_dir(d));
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        run_example(
+            d,
+            "sign_file",
+            &["keys/demo-rsa.key", "mar", "update.mar"],
+            pw
+        )
+        .expect("mar"),
+        "update.mar.signed\n"
+    );
+    let out = run(mar()
+        .args(["-k", "keys/demo-rsa.pem", "-v", "update.mar.signed"])
+        .current_dir(d));
+    assert!(
+        out.status.success() && text(&out).contains("Verification OK"),
+        "{}",
+        text(&out)
+    );
+}

@@ -107,7 +107,9 @@ fn a_key_signs_only_formats_of_its_kind() {
         "sha256sums".parse::<Format>().expect("parse"),
         Format::Sha256sums
     );
-    assert!("mar".parse::<Format>().is_err());
+    assert_eq!("mar".parse::<Format>().expect("parse"), Format::Mar);
+    assert!("authenticode".parse::<Format>().is_err());
+    assert!(key.signer(Format::Mar).is_err());
 }
 
 #[test]

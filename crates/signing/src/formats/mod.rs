@@ -1,10 +1,12 @@
 //! Signature formats behind one [`Signer`] trait.
 //!
-//! Every format here is *detached*: the signature is a separate file written beside the input
-//! (`Format::detached_suffix`). Embedded formats (MAR, Authenticode) come later and will extend
-//! [`Signed`] rather than change the trait.
+//! `gpg`, `minisign` and `sha256sums` are *detached*: the signature is a separate file written
+//! beside the input (`Format::detached_suffix`). `mar` is *embedded* (`Format::is_embedded`): its
+//! output is the whole signed file, which takes the input's place.
 
 pub mod gpg;
+pub mod mar;
+pub mod marfile;
 pub mod minisign;
 pub mod sums;
 
@@ -24,24 +26,38 @@ pub enum Format {
     Gpg,
     Minisign,
     Sha256sums,
+    Mar,
 }
 
 impl Format {
-    pub const ALL: [Format; 3] = [Format::Gpg, Format::Minisign, Format::Sha256sums];
+    pub const ALL: [Format; 4] = [
+        Format::Gpg,
+        Format::Minisign,
+        Format::Sha256sums,
+        Format::Mar,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Gpg => "gpg",
             Format::Minisign => "minisign",
             Format::Sha256sums => "sha256sums",
+            Format::Mar => "mar",
         }
     }
 
-    /// What is appended to the input's file name to name the signature file.
+    /// Whether [`Signed::signature`] is the whole signed file rather than a detached signature.
+    pub fn is_embedded(self) -> bool {
+        matches!(self, Format::Mar)
+    }
+
+    /// What is appended to the input's file name to name the signature file; empty for embedded
+    /// formats, whose output replaces the input (callers choose where it goes).
     pub fn detached_suffix(self) -> &'static str {
         match self {
             Format::Gpg | Format::Sha256sums => ".asc",
             Format::Minisign => ".minisig",
+            Format::Mar => "",
         }
     }
 
@@ -50,6 +66,7 @@ impl Format {
         match self {
             Format::Gpg | Format::Sha256sums => KeyKind::Gpg,
             Format::Minisign => KeyKind::Minisign,
+            Format::Mar => KeyKind::Rsa,
         }
     }
 }
@@ -69,7 +86,7 @@ impl FromStr for Format {
             .find(|f| f.as_str() == s)
             .ok_or_else(|| SigningError::InvalidInput {
                 format: "format",
-                reason: format!("unknown format `{s}` (known: gpg, minisign, sha256sums)"),
+                reason: format!("unknown format `{s}` (known: gpg, minisign, sha256sums, mar)"),
             })
     }
 }
@@ -81,6 +98,8 @@ impl FromStr for Format {
 pub enum KeyKind {
     Gpg,
     Minisign,
+    /// 4096-bit RSA, for `mar`.
+    Rsa,
 }
 
 impl KeyKind {
@@ -88,6 +107,7 @@ impl KeyKind {
         match self {
             KeyKind::Gpg => "gpg",
             KeyKind::Minisign => "minisign",
+            KeyKind::Rsa => "rsa",
         }
     }
 }
@@ -97,7 +117,8 @@ impl KeyKind {
 pub struct Signed {
     pub format: Format,
     pub key_id: String,
-    /// The detached signature file's bytes (armored OpenPGP, or minisign's text format).
+    /// The detached signature file's bytes (armored OpenPGP, or minisign's text format), or for
+    /// an embedded format the whole signed file (a signed MAR).
     pub signature: Vec<u8>,
 }
 
@@ -108,12 +129,30 @@ pub trait Signer: Send + Sync + fmt::Debug {
 
     fn sign(&self, input: &[u8]) -> SigningResult<Signed>;
 
-    /// Checks `signature` over `input` with this key's public half.
+    /// Checks `signature` over `input` with this key's public half. For an embedded format,
+    /// `signature` is the signed file, and it must be `input` apart from its signatures.
     fn verify(&self, input: &[u8], signature: &[u8]) -> SigningResult<()>;
 
     /// An input this format accepts, for [`Signer::prove`].
     fn proof_input(&self) -> Vec<u8> {
         PROOF_INPUT.to_vec()
+    }
+
+    /// `input` changed so that it stays parseable and the signature check has to reject it.
+    fn altered_input(&self, input: &[u8]) -> Vec<u8> {
+        let mut altered = input.to_vec();
+        // Change the first byte to another of its class, so that a manifest stays well-formed
+        // and the signature check, not the parser, has to reject it.
+        if let Some(b) = altered.first_mut() {
+            *b = tamper_byte(*b);
+        }
+        altered
+    }
+
+    /// For embedded formats: a changed signed file that must not verify for the same input
+    /// (checks the cryptographic verification, where `altered_input` checks the contents).
+    fn altered_signature(&self, _signature: &[u8]) -> Option<Vec<u8>> {
+        None
     }
 
     /// Signs a test input and verifies the result, and checks that the same signature does not
@@ -129,14 +168,16 @@ pub trait Signer: Send + Sync + fmt::Debug {
         let signed = self.sign(&input).map_err(|e| failed(e.to_string()))?;
         self.verify(&input, &signed.signature)
             .map_err(|e| failed(e.to_string()))?;
-        let mut altered = input;
-        // Change the first byte to another of its class, so that a manifest stays well-formed
-        // and the signature check, not the parser, has to reject it.
-        if let Some(b) = altered.first_mut() {
-            *b = tamper_byte(*b);
-        }
-        if self.verify(&altered, &signed.signature).is_ok() {
+        if self
+            .verify(&self.altered_input(&input), &signed.signature)
+            .is_ok()
+        {
             return Err(failed("a signature verified for altered input".to_string()));
+        }
+        if let Some(forged) = self.altered_signature(&signed.signature) {
+            if self.verify(&input, &forged).is_ok() {
+                return Err(failed("an altered signed file verified".to_string()));
+            }
         }
         Ok(())
     }
@@ -158,6 +199,7 @@ fn tamper_byte(b: u8) -> u8 {
 pub enum UnlockedKey {
     Gpg(gpg::GpgKey),
     Minisign(minisign::MinisignKey),
+    Rsa(mar::RsaKey),
 }
 
 impl UnlockedKey {
@@ -165,6 +207,7 @@ impl UnlockedKey {
         match self {
             UnlockedKey::Gpg(k) => k.id(),
             UnlockedKey::Minisign(k) => k.key_id(),
+            UnlockedKey::Rsa(k) => k.id(),
         }
     }
 
@@ -172,15 +215,18 @@ impl UnlockedKey {
         match self {
             UnlockedKey::Gpg(_) => KeyKind::Gpg,
             UnlockedKey::Minisign(_) => KeyKind::Minisign,
+            UnlockedKey::Rsa(_) => KeyKind::Rsa,
         }
     }
 
     /// The public key in the form the format's verifier takes: an armored OpenPGP public key
-    /// for `gpg --import`, or a minisign public key file for `minisign -p`.
+    /// for `gpg --import`, a minisign public key file for `minisign -p`, or an RSA
+    /// SubjectPublicKeyInfo PEM for `mar -k`.
     pub fn public_key(&self) -> SigningResult<String> {
         match self {
             UnlockedKey::Gpg(k) => k.public_armored(),
             UnlockedKey::Minisign(k) => Ok(k.public_key_file()),
+            UnlockedKey::Rsa(k) => k.public_pem(),
         }
     }
 
@@ -192,6 +238,7 @@ impl UnlockedKey {
                 Ok(Box::new(sums::SumsSigner::new(k.clone())))
             }
             (UnlockedKey::Minisign(k), Format::Minisign) => Ok(Box::new(k.clone())),
+            (UnlockedKey::Rsa(k), Format::Mar) => Ok(Box::new(k.clone())),
             _ => Err(SigningError::WrongKeyKind {
                 key_id: self.id().to_string(),
                 kind: self.kind().as_str(),

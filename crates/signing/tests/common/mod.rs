@@ -1,5 +1,5 @@
-//! Helpers for running the independent verifiers (Debian's gpg, minisign, sha256sum).
-//! scripts/test installs them; these tests install nothing.
+//! Helpers for running the independent verifiers (Debian's gpg, minisign, sha256sum, and the
+//! PyPI `mar` in the test venv). scripts/test installs them; these tests install nothing.
 
 #![allow(dead_code)]
 
@@ -73,4 +73,17 @@ pub fn gpg_verify(home: &Path, sig: &Path, data: &Path) -> Result<String, String
     } else {
         Err(t)
     }
+}
+
+/// The `mar` command (PyPI `mar`); fails loudly rather than skipping when the venv is not on PATH.
+pub fn mar() -> Command {
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join("mar").is_file()))
+        .unwrap_or(false);
+    assert!(
+        found,
+        "`mar` (PyPI package mar, tests/python/requirements.txt) is not on PATH: run scripts/test, \
+         or put $HOME/.cache/relyard/venv/bin on PATH"
+    );
+    Command::new("mar")
 }
