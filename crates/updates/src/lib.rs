@@ -5,7 +5,8 @@
 //! follow Balrog's own split: URL parsing ([`request`]), column matchers
 //! ([`matching`], [`versions`]), rules and the dice ([`rules`]), blobs
 //! ([`blobs`]), the document ([`xml`]) and the endpoints ([`answer`],
-//! [`json`], [`http`]).
+//! [`json`], [`http`]). [`store`] keeps rules, releases and their history in
+//! SQL (SQLite or PostgreSQL); [`UpdatesService::from_db`] loads from it.
 
 pub mod allowlist;
 pub mod answer;
@@ -17,6 +18,7 @@ pub mod matching;
 pub mod request;
 pub mod rules;
 pub mod service;
+pub mod store;
 pub mod versions;
 pub mod xml;
 
@@ -26,3 +28,8 @@ pub use error::UpdatesError;
 pub use http::router;
 pub use rules::{Dice, EmergencyShutoff, RandomDice, Rule};
 pub use service::UpdatesService;
+
+/// The updates tables' migrations (6xxx); the DDL is portable, one directory for both backends.
+pub fn migrations() -> relyard_store::Migrations {
+    relyard_store::migrations!("updates", portable)
+}

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+use relyard_store::{Backend, Db};
 use serde_json::Value;
 
 use crate::allowlist::{DomainAllowlist, ForceHosts};
@@ -10,14 +11,21 @@ use crate::answer::{answer, Answer, Catalog, PinnableRelease, UpdateRequest};
 use crate::blobs::Release;
 use crate::error::Result;
 use crate::rules::{Dice, EmergencyShutoff, RandomDice, Rule};
+use crate::store::{self, StoreError, StoreResult};
 
 /// Holds one immutable [`Catalog`] snapshot; loads swap in a new one, so a
 /// request never sees half of an update and never waits on a writer for
 /// longer than an `Arc` clone.
+///
+/// Built [`from_db`](UpdatesService::from_db), the rules, releases and shutoffs come from the
+/// store and [`reload`](UpdatesService::reload) re-reads them; it is this process's writer that
+/// calls it after a change. Other servers on the same database do not hear of the change yet:
+/// cache invalidation across servers (change events) is a later slice.
 #[derive(Clone)]
 pub struct UpdatesService {
     catalog: Arc<RwLock<Arc<Catalog>>>,
     dice: Arc<dyn Dice>,
+    db: Option<Db>,
 }
 
 impl Default for UpdatesService {
@@ -32,7 +40,46 @@ impl UpdatesService {
         UpdatesService {
             catalog: Arc::new(RwLock::new(Arc::new(Catalog::default()))),
             dice,
+            db: None,
         }
+    }
+
+    /// A service whose rules, releases and shutoffs are those stored in `db` (migrated with
+    /// [`crate::migrations`]).
+    pub async fn from_db(db: Db, dice: Arc<dyn Dice>) -> StoreResult<UpdatesService> {
+        let service = UpdatesService {
+            db: Some(db),
+            ..UpdatesService::new(dice)
+        };
+        service.reload().await?;
+        Ok(service)
+    }
+
+    /// Re-reads rules, releases and shutoffs from the store and swaps them in at once; pins, the
+    /// allow-list and force hosts are kept. On error the current catalog stays.
+    pub async fn reload(&self) -> StoreResult<()> {
+        let db = self.db.as_ref().ok_or(StoreError::NoDatabase)?;
+        let (rules, stored, shutoffs) = read_all(db).await?;
+        let mut releases = HashMap::new();
+        let mut products = HashMap::new();
+        for r in stored {
+            // Writes validate blobs, so a failure here means the row was changed behind the store.
+            let blob = Release::from_json(r.data).map_err(|e| {
+                StoreError::Db(relyard_store::StoreError::Corrupt(format!(
+                    "release {}: {e}",
+                    r.name
+                )))
+            })?;
+            releases.insert(r.name.clone(), blob);
+            products.insert(r.name, r.product);
+        }
+        self.modify(|c| {
+            c.rules = rules;
+            c.releases = releases;
+            c.release_products = products;
+            c.shutoffs = shutoffs.into_iter().map(|s| s.shutoff).collect();
+        });
+        Ok(())
     }
 
     /// The current snapshot.
@@ -122,4 +169,27 @@ impl UpdatesService {
     pub fn answer_json(&self, path: &str, query: Option<&str>) -> Answer {
         crate::json::answer_json(path, query, &self.catalog(), self.dice.as_ref())
     }
+}
+
+/// Reads the three tables from one snapshot, so a reload never pairs a rule with a release
+/// from before or after a concurrent change. SQLite's read transaction is one snapshot already;
+/// PostgreSQL's default (read committed) takes one per statement, hence repeatable read.
+async fn read_all(
+    db: &Db,
+) -> StoreResult<(
+    Vec<Rule>,
+    Vec<store::StoredRelease>,
+    Vec<store::StoredShutoff>,
+)> {
+    let mut tx = db.reader().begin().await?;
+    if db.backend() == Backend::Postgres {
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            .execute(&mut *tx)
+            .await?;
+    }
+    let rules = store::list_rules_in(&mut tx).await?;
+    let releases = store::list_releases_in(&mut tx).await?;
+    let shutoffs = store::list_shutoffs_in(&mut tx).await?;
+    tx.commit().await?;
+    Ok((rules, releases, shutoffs))
 }

@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::{assert_empty, assert_security_headers, assert_xml, b_blob, rule, v1_blob, Server};
+use common::{
+    assert_empty, assert_security_headers, assert_xml, b_blob, rule, v1_blob, Server, B_UPDATE,
+};
 use relyard_updates::{EmergencyShutoff, Rule};
 use serde_json::json;
 
@@ -115,14 +117,6 @@ async fn base() -> Server {
     )
     .await
 }
-
-const B_UPDATE: &str = r#"<?xml version="1.0"?>
-<updates>
-    <update type="minor" version="1.0" extensionVersion="1.0" buildID="2">
-        <patch type="complete" URL="http://a.com/z" hashFunction="sha512" hashValue="4" size="3"/>
-    </update>
-</updates>
-"#;
 
 const C_UPDATE: &str = r#"<?xml version="1.0"?>
 <updates>

@@ -97,6 +97,11 @@ impl Server {
         service.set_force_hosts(ForceHosts(
             force_hosts.iter().map(|s| s.to_string()).collect(),
         ));
+        Server::serve(service).await
+    }
+
+    /// Serves an already loaded service (e.g. one built from a database).
+    pub async fn serve(service: UpdatesService) -> Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -138,6 +143,15 @@ impl Server {
 pub fn expected(xml: &str) -> String {
     xml.trim_end_matches('\n').to_string()
 }
+
+/// test_client.py's answer for release "b" on platform p, locale l.
+pub const B_UPDATE: &str = r#"<?xml version="1.0"?>
+<updates>
+    <update type="minor" version="1.0" extensionVersion="1.0" buildID="2">
+        <patch type="complete" URL="http://a.com/z" hashFunction="sha512" hashValue="4" size="3"/>
+    </update>
+</updates>
+"#;
 
 pub const EMPTY: &str = "<?xml version=\"1.0\"?>\n<updates>\n</updates>";
 

@@ -1,0 +1,59 @@
+//! Errors of the updates store.
+
+/// Why a read or a change of the updates tables failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Balrog's `OutdatedDataError`: the row changed since the writer read it; nothing changed.
+    #[error(
+        "{what} {key} is at data_version {current}, not {given}: it changed since it was read"
+    )]
+    Conflict {
+        what: &'static str,
+        key: String,
+        given: i64,
+        current: i64,
+    },
+    #[error("{what} {key} does not exist")]
+    NotFound { what: &'static str, key: String },
+    /// A primary key or a rule alias is already taken.
+    #[error("{what} {key} already exists")]
+    Exists { what: &'static str, key: String },
+    /// Balrog's `ReadOnlyError`: the release must be made writable first.
+    #[error("release {0} is read-only")]
+    ReadOnly(String),
+    /// Balrog refuses to delete a release a rule still maps to.
+    #[error("release {release} is used by rule {rule_id}")]
+    InUse { release: String, rule_id: i64 },
+    #[error("invalid release blob: {0}")]
+    InvalidBlob(String),
+    /// A service built without a database was asked to read one.
+    #[error("the updates service has no database")]
+    NoDatabase,
+    #[error(transparent)]
+    Db(#[from] relyard_store::StoreError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Db(relyard_store::StoreError::Sqlx(e))
+    }
+}
+
+impl StoreError {
+    pub(crate) fn corrupt(msg: impl Into<String>) -> StoreError {
+        StoreError::Db(relyard_store::StoreError::Corrupt(msg.into()))
+    }
+
+    /// Turns a unique-key violation into [`StoreError::Exists`]; other errors pass through.
+    pub(crate) fn exists_if_unique(self, what: &'static str, key: impl Into<String>) -> StoreError {
+        match self {
+            StoreError::Db(e) if e.is_unique_violation() => StoreError::Exists {
+                what,
+                key: key.into(),
+            },
+            other => other,
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;

@@ -1,0 +1,104 @@
+//! `updates_rules_history` and `updates_releases_history`: one row per change, insert-only.
+
+use relyard_core::Timestamp;
+use relyard_store::{Db, Row, Tx};
+use serde_json::Value;
+use sqlx::any::AnyRow;
+
+use super::{next_id, StoreError, StoreResult};
+
+/// One recorded change. `old` is None for a creation, `new` None for a deletion; both are the
+/// whole row as JSON (a rule in Balrog's column names, a release as [`super::StoredRelease`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryRow {
+    pub change_id: i64,
+    pub changed_by: String,
+    pub timestamp: Timestamp,
+    /// The row's data_version after the change; None for a deletion.
+    pub data_version: Option<i64>,
+    pub old: Option<Value>,
+    pub new: Option<Value>,
+}
+
+/// What a change is about: the history table and key column follow from it.
+pub(super) enum Subject<'a> {
+    Rule(i64),
+    Release(&'a str),
+}
+
+/// Appends the history row of a change, inside the change's transaction.
+pub(super) async fn record(
+    tx: &mut Tx,
+    subject: Subject<'_>,
+    changed_by: &str,
+    old: Option<&Value>,
+    new: Option<&Value>,
+    data_version: Option<i64>,
+) -> StoreResult<()> {
+    let (table, key) = match subject {
+        Subject::Rule(_) => ("updates_rules_history", "rule_id"),
+        Subject::Release(_) => ("updates_releases_history", "name"),
+    };
+    let change_id = next_id(tx, table).await?;
+    let sql = format!(
+        "INSERT INTO {table} (change_id, {key}, changed_by, timestamp, data_version, old_row, \
+         new_row) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    );
+    let query = sqlx::query(&sql).bind(change_id);
+    let query = match subject {
+        Subject::Rule(id) => query.bind(id),
+        Subject::Release(name) => query.bind(name.to_string()),
+    };
+    query
+        .bind(changed_by)
+        .bind(Timestamp::now().millis())
+        .bind(data_version)
+        .bind(old.map(Value::to_string))
+        .bind(new.map(Value::to_string))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Every change of one rule, oldest first (deleted rules keep theirs).
+pub async fn rule_history(db: &Db, rule_id: i64) -> StoreResult<Vec<HistoryRow>> {
+    let sql = history_query("updates_rules_history", "rule_id");
+    let rows = sqlx::query(&sql)
+        .bind(rule_id)
+        .fetch_all(db.reader())
+        .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Every change of one release, oldest first (deleted releases keep theirs).
+pub async fn release_history(db: &Db, name: &str) -> StoreResult<Vec<HistoryRow>> {
+    let sql = history_query("updates_releases_history", "name");
+    let rows = sqlx::query(&sql).bind(name).fetch_all(db.reader()).await?;
+    rows.iter().map(from_row).collect()
+}
+
+fn history_query(table: &str, key: &str) -> String {
+    format!(
+        "SELECT change_id, changed_by, timestamp, data_version, old_row, new_row FROM {table} \
+         WHERE {key} = $1 ORDER BY change_id"
+    )
+}
+
+fn from_row(r: &AnyRow) -> StoreResult<HistoryRow> {
+    let json = |col: &str| -> StoreResult<Option<Value>> {
+        let text: Option<String> = r.try_get(col)?;
+        text.map(|t| {
+            serde_json::from_str(&t)
+                .map_err(|e| StoreError::corrupt(format!("history {col} is not JSON: {e}")))
+        })
+        .transpose()
+    };
+    Ok(HistoryRow {
+        change_id: r.try_get("change_id")?,
+        changed_by: r.try_get("changed_by")?,
+        timestamp: Timestamp::from_millis(r.try_get("timestamp")?),
+        data_version: r.try_get("data_version")?,
+        old: json("old_row")?,
+        new: json("new_row")?,
+    })
+}

@@ -1,0 +1,65 @@
+//! The SQL of the updates service: Balrog's `rules`, `releases`, their history tables,
+//! `emergency_shutoffs` (tables `updates_*`, migrations 6xxx).
+//!
+//! Every change follows Balrog's optimistic concurrency: the writer names the `data_version` it
+//! read; a stale one changes nothing and is [`StoreError::Conflict`]. A change and its history
+//! row are written in one transaction, so history never misses a change nor records one that
+//! did not happen. History is append-only: nothing here updates or deletes a history row.
+
+mod error;
+mod history;
+mod releases;
+mod rules;
+mod shutoffs;
+
+pub use error::{StoreError, StoreResult};
+pub use history::{release_history, rule_history, HistoryRow};
+pub use releases::{
+    create_release, delete_release, get_release, list_releases, set_read_only, update_release,
+    StoredRelease,
+};
+pub use rules::{create_rule, delete_rule, get_rule, list_rules, update_rule};
+pub use shutoffs::{create_shutoff, delete_shutoff, list_shutoffs, StoredShutoff};
+pub(crate) use {releases::list_releases_in, rules::list_rules_in, shutoffs::list_shutoffs_in};
+
+use relyard_store::{Row, Tx};
+
+/// The next value of one of `updates_counters`' ids. The `UPDATE` locks the counter row, so
+/// concurrent writers on PostgreSQL get distinct ids without a dialect-specific identity column.
+async fn next_id(tx: &mut Tx, counter: &str) -> StoreResult<i64> {
+    let row = sqlx::query(
+        "UPDATE updates_counters SET value = value + 1 WHERE name = $1 RETURNING value",
+    )
+    .bind(counter)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(row.try_get("value")?)
+}
+
+/// Moves a counter past an id chosen by the caller (a rule imported with Balrog's rule_id), so
+/// later generated ids do not collide with it.
+async fn bump_counter(tx: &mut Tx, counter: &str, at_least: i64) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE updates_counters SET value = CASE WHEN value < $1 THEN $2 ELSE value END \
+         WHERE name = $3",
+    )
+    .bind(at_least)
+    .bind(at_least)
+    .bind(counter)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The current data_version must be the one the writer read.
+fn check_version(what: &'static str, key: &str, given: i64, current: i64) -> StoreResult<()> {
+    if given != current {
+        return Err(StoreError::Conflict {
+            what,
+            key: key.to_string(),
+            given,
+            current,
+        });
+    }
+    Ok(())
+}
