@@ -121,7 +121,21 @@ async fn taken_alias_and_id_are_refused() {
     };
     let got = store::create_rule(db, "bill", &same_alias).await;
     assert!(matches!(got, Err(StoreError::Exists { .. })), "{got:?}");
-    assert_eq!(store::list_rules(db).await.unwrap().len(), 1);
+    // Taking another rule's alias in an update is refused too, and changes nothing.
+    let other = store::create_rule(db, "bill", &rule(0, 1, 100, "b", "b"))
+        .await
+        .unwrap();
+    let taking = Rule {
+        alias: Some("moz-releng".into()),
+        ..other.clone()
+    };
+    let got = store::update_rule(db, "bill", &taking).await;
+    assert!(matches!(got, Err(StoreError::Exists { .. })), "{got:?}");
+    assert_eq!(
+        store::get_rule(db, other.rule_id).await.unwrap(),
+        Some(other)
+    );
+    assert_eq!(store::list_rules(db).await.unwrap().len(), 2);
     assert_eq!(store::rule_history(db, 42024).await.unwrap().len(), 1);
 }
 
@@ -392,4 +406,65 @@ async fn reload_needs_a_database() {
         service.reload().await,
         Err(StoreError::NoDatabase)
     ));
+}
+
+#[tokio::test]
+async fn permissions() {
+    let t = setup().await;
+    let db = &t.db;
+    let opts = json!({"products": ["Firefox"], "actions": ["create"]});
+    let p = store::grant_permission(db, "bill", "rule", Some(&opts))
+        .await
+        .unwrap();
+    let admin = store::grant_permission(db, "bill", "admin", None)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store::grant_permission(db, "bill", "rule", None).await,
+        Err(StoreError::Exists { .. })
+    ));
+    assert_eq!(
+        store::user_permissions(db, "bill").await.unwrap(),
+        vec![admin, p]
+    );
+    assert!(matches!(
+        store::revoke_permission(db, "bill", "rule", 2).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    store::revoke_permission(db, "bill", "rule", 1)
+        .await
+        .unwrap();
+    assert_eq!(store::user_permissions(db, "bill").await.unwrap().len(), 1);
+}
+
+/// Two writers who read the same version race: the row lock lets exactly one through, the other
+/// gets the conflict, and history has one row per change that happened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writers_of_one_version() {
+    let t = setup().await;
+    let db = &t.db;
+    let v1 = store::create_rule(db, "bill", &full_rule()).await.unwrap();
+    let writers = ["ben", "carl", "dora", "eve"].map(|who| {
+        let (db, rule) = (
+            db.clone(),
+            Rule {
+                comment: Some(who.into()),
+                ..v1.clone()
+            },
+        );
+        tokio::spawn(async move { store::update_rule(&db, who, &rule).await })
+    });
+    let mut won = 0;
+    for w in writers {
+        match w.await.expect("task") {
+            Ok(r) => {
+                won += 1;
+                assert_eq!(r.data_version, 2);
+            }
+            Err(StoreError::Conflict { .. }) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(won, 1);
+    assert_eq!(store::rule_history(db, v1.rule_id).await.unwrap().len(), 2);
 }

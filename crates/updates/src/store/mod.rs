@@ -1,5 +1,5 @@
 //! The SQL of the updates service: Balrog's `rules`, `releases`, their history tables,
-//! `emergency_shutoffs` (tables `updates_*`, migrations 6xxx).
+//! `emergency_shutoffs` and `permissions` (tables `updates_*`, migrations 6xxx).
 //!
 //! Every change follows Balrog's optimistic concurrency: the writer names the `data_version` it
 //! read; a stale one changes nothing and is [`StoreError::Conflict`]. A change and its history
@@ -8,12 +8,14 @@
 
 mod error;
 mod history;
+mod permissions;
 mod releases;
 mod rules;
 mod shutoffs;
 
 pub use error::{StoreError, StoreResult};
 pub use history::{release_history, rule_history, HistoryRow};
+pub use permissions::{grant_permission, revoke_permission, user_permissions, Permission};
 pub use releases::{
     create_release, delete_release, get_release, list_releases, set_read_only, update_release,
     StoredRelease,
