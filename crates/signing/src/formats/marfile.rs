@@ -342,4 +342,25 @@ mod tests {
         assert!(Mar::parse(&outside).is_err());
         assert!(Mar::parse(&build_unsigned(&[], None)).is_err());
     }
+
+    #[test]
+    fn any_truncation_or_changed_byte_is_an_error_or_a_parse_never_a_panic() {
+        let unsigned = build_unsigned(&[("a", 0o644, b"xyz"), ("b", 0o644, b"")], Some(("c", "v")));
+        let (signed, _) = Mar::parse(&unsigned)
+            .and_then(|m| m.with_signature_slot(2, 16))
+            .expect("slot");
+        for len in 0..signed.len() {
+            assert!(Mar::parse(&signed[..len]).is_err(), "truncated to {len}");
+        }
+        for at in 0..signed.len() {
+            for v in [0x00, 0x01, 0x7f, 0xff] {
+                let mut changed = signed.clone();
+                changed[at] = v;
+                if let Ok(m) = Mar::parse(&changed) {
+                    let _ = m.with_signature_slot(2, 512);
+                    let _ = m.signed_parts();
+                }
+            }
+        }
+    }
 }
