@@ -20,6 +20,7 @@ pub struct WorkerArgs {
     /// `<provisionerId>/<workerType>` to claim from.
     #[arg(long, env = "RELYARD_TASK_QUEUE", default_value = "proj-local/default")]
     task_queue: String,
+    /// The worker's group, as the queue records it with each run (e.g. a data centre).
     #[arg(long, env = "RELYARD_WORKER_GROUP", default_value = "local")]
     worker_group: String,
     /// Default: this machine's hostname.
