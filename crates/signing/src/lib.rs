@@ -7,6 +7,7 @@
 //! ([`UnlockedKey::signer`]), put them in a [`Keyring`] and call [`Keyring::prove`]; any failure
 //! means the server must not start.
 
+pub mod access;
 mod error;
 pub mod formats;
 pub mod keystore;

@@ -1,0 +1,6 @@
+//! Access control of the signing server (issue 6, "Access"): the allowed networks and the
+//! short-lived, address-bound signing tokens. The HTTP server maps refusals to 403 (later slice).
+
+pub mod networks;
+
+pub use networks::{canonical_ip, AllowedNetworks, NetworkError};
