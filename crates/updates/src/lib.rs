@@ -7,6 +7,8 @@
 //! ([`blobs`]), the document ([`xml`]) and the endpoints ([`answer`],
 //! [`json`], [`http`]). [`store`] keeps rules, releases and their history in
 //! SQL (SQLite or PostgreSQL); [`UpdatesService::from_db`] loads from it.
+//! [`signoffs`] and the store's scheduled changes hold rule changes back
+//! until they are due and signed off.
 
 pub mod allowlist;
 pub mod answer;
@@ -18,6 +20,7 @@ pub mod matching;
 pub mod request;
 pub mod rules;
 pub mod service;
+pub mod signoffs;
 pub mod store;
 pub mod versions;
 pub mod xml;

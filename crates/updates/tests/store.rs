@@ -15,12 +15,7 @@ use relyard_updates::{EmergencyShutoff, Rule, UpdatesService};
 use serde_json::{json, Value};
 
 async fn setup() -> TestDb {
-    let tdb = TestDb::new().await;
-    tdb.db
-        .migrate(&relyard_updates::migrations())
-        .await
-        .expect("migrate");
-    tdb
+    common::migrated_db().await
 }
 
 /// A rule with every column set, as Balrog's GET /rules/<id> returns it.

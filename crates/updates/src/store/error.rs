@@ -24,6 +24,21 @@ pub enum StoreError {
     /// Balrog refuses to delete a release a rule still maps to.
     #[error("release {release} is used by rule {rule_id}")]
     InUse { release: String, rule_id: i64 },
+    /// A sign-off with a role the user does not hold.
+    #[error("{username} does not hold role {role}")]
+    NoRole { username: String, role: String },
+    /// Balrog allows one sign-off per user per change: a second role is refused.
+    #[error("{username} already signed off scheduled change {sc_id} as {role}")]
+    SignedAsOtherRole {
+        sc_id: i64,
+        username: String,
+        role: String,
+    },
+    /// A scheduled change that was enacted (or failed) can no longer be signed or changed.
+    #[error("scheduled change {0} is no longer pending")]
+    NotPending(i64),
+    #[error("invalid scheduled change: {0}")]
+    InvalidChange(String),
     #[error("invalid release blob: {0}")]
     InvalidBlob(String),
     /// A service built without a database was asked to read one.

@@ -1,5 +1,6 @@
 //! The SQL of the updates service: Balrog's `rules`, `releases`, their history tables,
-//! `emergency_shutoffs` and `permissions` (tables `updates_*`, migrations 6xxx).
+//! `emergency_shutoffs` and `permissions`, and sign-offs of scheduled rule changes (tables
+//! `updates_*`, migrations 6xxx).
 //!
 //! Every change follows Balrog's optimistic concurrency: the writer names the `data_version` it
 //! read; a stale one changes nothing and is [`StoreError::Conflict`]. A change and its history
@@ -8,20 +9,32 @@
 
 mod error;
 mod history;
+mod leases;
 mod permissions;
 mod releases;
 mod rules;
+mod scheduled;
 mod shutoffs;
+mod signoffs;
 
 pub use error::{StoreError, StoreResult};
 pub use history::{release_history, rule_history, HistoryRow};
+pub use leases::{release_lease, take_lease};
 pub use permissions::{grant_permission, revoke_permission, user_permissions, Permission};
 pub use releases::{
     create_release, delete_release, get_release, list_releases, set_read_only, update_release,
     StoredRelease,
 };
 pub use rules::{create_rule, delete_rule, get_rule, list_rules, update_rule};
+pub use scheduled::{
+    enact_due, get_scheduled_change, is_ready, schedule_rule_change, ChangeType, EnactReport,
+    NewChange, ScheduledChange, ENACT_LEASE,
+};
 pub use shutoffs::{create_shutoff, delete_shutoff, list_shutoffs, StoredShutoff};
+pub use signoffs::{
+    create_required_signoff, grant_role, list_required_signoffs, required_signoffs_for,
+    revoke_signoff, sign_off, signoffs, user_roles,
+};
 pub(crate) use {releases::list_releases_in, rules::list_rules_in, shutoffs::list_shutoffs_in};
 
 use relyard_store::{Row, Tx};

@@ -145,9 +145,17 @@ pub(crate) async fn list_rules_in(conn: &mut AnyConnection) -> StoreResult<Vec<R
 }
 
 pub async fn get_rule(db: &Db, rule_id: i64) -> StoreResult<Option<Rule>> {
+    get_rule_in(&mut *db.reader().acquire().await?, rule_id).await
+}
+
+/// [`get_rule`] on a given connection (a scheduled change's transaction).
+pub(super) async fn get_rule_in(
+    conn: &mut AnyConnection,
+    rule_id: i64,
+) -> StoreResult<Option<Rule>> {
     let row = sqlx::query(&format!("{} WHERE rule_id = $1", *SELECT))
         .bind(rule_id)
-        .fetch_optional(db.reader())
+        .fetch_optional(conn)
         .await?;
     row.as_ref().map(from_row).transpose()
 }
@@ -156,21 +164,31 @@ pub async fn get_rule(db: &Db, rule_id: i64) -> StoreResult<Option<Rule>> {
 /// one (a rule imported from Balrog) is kept. Returns the stored rule.
 pub async fn create_rule(db: &Db, changed_by: &str, rule: &Rule) -> StoreResult<Rule> {
     let mut tx = db.begin().await?;
+    let new = create_rule_in(&mut tx, changed_by, rule).await?;
+    tx.commit().await?;
+    Ok(new)
+}
+
+/// [`create_rule`] inside the caller's transaction (an enacted scheduled change).
+pub(super) async fn create_rule_in(
+    tx: &mut Tx,
+    changed_by: &str,
+    rule: &Rule,
+) -> StoreResult<Rule> {
     let mut new = rule.clone();
     new.data_version = 1;
     if new.rule_id <= 0 {
-        new.rule_id = next_id(&mut tx, "updates_rules").await?;
+        new.rule_id = next_id(tx, "updates_rules").await?;
     } else {
-        bump_counter(&mut tx, "updates_rules", new.rule_id).await?;
+        bump_counter(tx, "updates_rules", new.rule_id).await?;
     }
     bind_rule(sqlx::query(&INSERT), &new)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await
         .map_err(|e| StoreError::from(e).exists_if_unique("rule", new.rule_id.to_string()))?;
     let new_json = as_json(&new)?;
     let subject = Subject::Rule(new.rule_id);
-    record(&mut tx, subject, changed_by, None, Some(&new_json), Some(1)).await?;
-    tx.commit().await?;
+    record(tx, subject, changed_by, None, Some(&new_json), Some(1)).await?;
     Ok(new)
 }
 
@@ -178,14 +196,26 @@ pub async fn create_rule(db: &Db, changed_by: &str, rule: &Rule) -> StoreResult<
 /// read. Returns the stored rule at its new data_version.
 pub async fn update_rule(db: &Db, changed_by: &str, rule: &Rule) -> StoreResult<Rule> {
     let mut tx = db.begin().await?;
-    let old = locked(db, &mut tx, rule.rule_id).await?;
+    let new = update_rule_in(db, &mut tx, changed_by, rule).await?;
+    tx.commit().await?;
+    Ok(new)
+}
+
+/// [`update_rule`] inside the caller's transaction (an enacted scheduled change).
+pub(super) async fn update_rule_in(
+    db: &Db,
+    tx: &mut Tx,
+    changed_by: &str,
+    rule: &Rule,
+) -> StoreResult<Rule> {
+    let old = locked(db, tx, rule.rule_id).await?;
     let key = rule.rule_id.to_string();
     check_version("rule", &key, rule.data_version, old.data_version)?;
     let mut new = rule.clone();
     new.data_version = old.data_version + 1;
     let done = bind_rule(sqlx::query(&UPDATE), &new)
         .bind(old.data_version)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await
         .map_err(|e| StoreError::from(e).exists_if_unique("rule alias", key.clone()))?;
     // The row is locked, so this only fails if something bypassed the lock; refuse all the same.
@@ -201,7 +231,7 @@ pub async fn update_rule(db: &Db, changed_by: &str, rule: &Rule) -> StoreResult<
     let subject = Subject::Rule(new.rule_id);
     let version = Some(new.data_version);
     record(
-        &mut tx,
+        tx,
         subject,
         changed_by,
         Some(&old_json),
@@ -209,7 +239,6 @@ pub async fn update_rule(db: &Db, changed_by: &str, rule: &Rule) -> StoreResult<
         version,
     )
     .await?;
-    tx.commit().await?;
     Ok(new)
 }
 
@@ -221,17 +250,30 @@ pub async fn delete_rule(
     data_version: i64,
 ) -> StoreResult<()> {
     let mut tx = db.begin().await?;
-    let old = locked(db, &mut tx, rule_id).await?;
+    delete_rule_in(db, &mut tx, changed_by, rule_id, data_version).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`delete_rule`] inside the caller's transaction (an enacted scheduled change).
+pub(super) async fn delete_rule_in(
+    db: &Db,
+    tx: &mut Tx,
+    changed_by: &str,
+    rule_id: i64,
+    data_version: i64,
+) -> StoreResult<()> {
+    let old = locked(db, tx, rule_id).await?;
     let key = rule_id.to_string();
     check_version("rule", &key, data_version, old.data_version)?;
     sqlx::query("DELETE FROM updates_rules WHERE rule_id = $1 AND data_version = $2")
         .bind(rule_id)
         .bind(data_version)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     let old_json = as_json(&old)?;
     record(
-        &mut tx,
+        tx,
         Subject::Rule(rule_id),
         changed_by,
         Some(&old_json),
@@ -239,12 +281,11 @@ pub async fn delete_rule(
         None,
     )
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 
 /// The current row, locked for the rest of the transaction.
-async fn locked(db: &Db, tx: &mut Tx, rule_id: i64) -> StoreResult<Rule> {
+pub(super) async fn locked(db: &Db, tx: &mut Tx, rule_id: i64) -> StoreResult<Rule> {
     let row = sqlx::query(&format!(
         "{} WHERE rule_id = $1{}",
         *SELECT,

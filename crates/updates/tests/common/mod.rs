@@ -9,6 +9,17 @@ use relyard_updates::allowlist::{DomainAllowlist, ForceHosts};
 use relyard_updates::{router, Rule, UpdatesService};
 use serde_json::Value;
 
+/// A fresh test database (SQLite, or PostgreSQL with `TEST_DATABASE_URL`) with the updates
+/// tables.
+pub async fn migrated_db() -> relyard_testing::TestDb {
+    let tdb = relyard_testing::TestDb::new().await;
+    tdb.db
+        .migrate(&relyard_updates::migrations())
+        .await
+        .expect("migrate");
+    tdb
+}
+
 pub struct Server {
     pub base: String,
     pub service: UpdatesService,
