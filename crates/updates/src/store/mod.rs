@@ -7,6 +7,7 @@
 //! row are written in one transaction, so history never misses a change nor records one that
 //! did not happen. History is append-only: nothing here updates or deletes a history row.
 
+mod enact;
 mod error;
 mod history;
 mod leases;
@@ -17,6 +18,7 @@ mod scheduled;
 mod shutoffs;
 mod signoffs;
 
+pub use enact::{enact_due, EnactReport, ENACT_LEASE};
 pub use error::{StoreError, StoreResult};
 pub use history::{release_history, rule_history, HistoryRow};
 pub use leases::{release_lease, take_lease};
@@ -27,8 +29,7 @@ pub use releases::{
 };
 pub use rules::{create_rule, delete_rule, get_rule, list_rules, update_rule};
 pub use scheduled::{
-    enact_due, get_scheduled_change, is_ready, schedule_rule_change, ChangeType, EnactReport,
-    NewChange, ScheduledChange, ENACT_LEASE,
+    get_scheduled_change, is_ready, schedule_rule_change, ChangeType, NewChange, ScheduledChange,
 };
 pub use shutoffs::{create_shutoff, delete_shutoff, list_shutoffs, StoredShutoff};
 pub use signoffs::{
