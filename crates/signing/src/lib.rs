@@ -1,6 +1,6 @@
-//! relyard signing, library core: key files encrypted at rest, and the detached signature
-//! formats `gpg`, `minisign` and `sha256sums` and the embedded `mar` behind one [`Signer`]
-//! trait.
+//! relyard signing, library core: key files encrypted at rest; the detached signature formats
+//! `gpg`, `minisign` and `sha256sums` and the embedded `mar` behind one [`Signer`] trait; and
+//! the access checks ([`Access`]: allowed networks and short-lived signing tokens).
 //!
 //! Flow at server start (the server itself comes later): read each [`KeyFile`], unlock it with
 //! its passphrase ([`KeyFile::unlock`]), make the [`Signer`] of each configured format
@@ -12,6 +12,7 @@ mod error;
 pub mod formats;
 pub mod keystore;
 
+pub use access::{Access, AccessError};
 pub use error::{SigningError, SigningResult};
 pub use formats::gpg::GpgKey;
 pub use formats::mar::RsaKey;

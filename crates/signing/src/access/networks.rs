@@ -122,10 +122,7 @@ fn parse_network(text: &str) -> Result<IpNet, NetworkError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ip(s: &str) -> IpAddr {
-        s.parse().unwrap()
-    }
+    use crate::access::testing::ip;
 
     #[test]
     fn ipv4_and_ipv6_networks_match_their_members_only() {

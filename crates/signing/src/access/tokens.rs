@@ -59,7 +59,7 @@ const MAX_OWNER_LEN: usize = 256;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Claims {
-    /// Claims version, [`VERSION`].
+    /// Claims version; 1 is the only one.
     pub v: u8,
     /// Id of the ring key that made the MAC.
     pub kid: String,
@@ -345,17 +345,8 @@ impl TokenKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::access::testing::{ip, t0, HOUR};
     use chrono::TimeDelta;
-
-    const HOUR: Duration = Duration::from_secs(3600);
-
-    fn ip(s: &str) -> IpAddr {
-        s.parse().unwrap()
-    }
-
-    fn t0() -> DateTime<Utc> {
-        DateTime::from_timestamp(1_800_000_000, 0).unwrap()
-    }
 
     fn secs(n: i64) -> TimeDelta {
         TimeDelta::seconds(n)
