@@ -27,6 +27,12 @@ impl ArtifactError {
     pub fn is_conflict(&self) -> bool {
         matches!(self, ArtifactError::Call(e) if e.is_conflict())
     }
+
+    /// The queue refused what the payload asked for (a 400: a bad name, content type or
+    /// expiry): the task's fault, not the worker's.
+    pub fn is_task_fault(&self) -> bool {
+        matches!(self, ArtifactError::Call(e) if e.status == Some(400))
+    }
 }
 
 /// What the upload of a payload's artifacts came to.

@@ -144,10 +144,6 @@ impl Tracker {
         self.cgroup.is_some()
     }
 
-    pub fn marker(&self) -> &str {
-        &self.marker
-    }
-
     /// Prepares a task command: own session (hence own process group), the marker in its
     /// environment, and in cgroup mode the move into the task's cgroup before exec.
     pub fn prepare(&self, cmd: &mut tokio::process::Command) {

@@ -17,7 +17,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/log/{token}", get(live_log))
         .route("/metrics", get(metrics))
-        .route("/__heartbeat__", get(|| async { "{}" }))
+        .route(
+            "/__heartbeat__",
+            get(|| async { axum::Json(serde_json::json!({})) }),
+        )
         .fallback(|uri: http::Uri| async move {
             ApiError::not_found(format!("no such endpoint: {}", uri.path()))
         })

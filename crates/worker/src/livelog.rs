@@ -40,10 +40,6 @@ impl LiveLog {
         }))
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Appends bytes of the task's output.
     pub fn write(&self, bytes: &[u8]) {
         use std::io::Write;

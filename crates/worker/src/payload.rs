@@ -69,26 +69,18 @@ impl ArtifactSpec {
     }
 }
 
+/// Missing fields take generic-worker's defaults from `Default` (live and backing logs on).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct Features {
-    #[serde(default = "yes")]
     pub live_log: bool,
-    #[serde(default = "yes")]
     pub backing_log: bool,
-    #[serde(default)]
     pub taskcluster_proxy: bool,
-    #[serde(default)]
     pub chain_of_trust: bool,
-    #[serde(default)]
     pub interactive: bool,
-    #[serde(default)]
     pub loopback_audio: bool,
-    #[serde(default)]
     pub loopback_video: bool,
-    #[serde(default)]
     pub resource_monitor: bool,
-    #[serde(default)]
     pub run_task_as_current_user: bool,
 }
 
@@ -106,10 +98,6 @@ impl Default for Features {
             run_task_as_current_user: false,
         }
     }
-}
-
-fn yes() -> bool {
-    true
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -345,6 +333,14 @@ fn check_relative(path: &str, field: &str) -> Result<(), Malformed> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn features_given_in_part_keep_the_other_defaults() {
+        let p = parse(&json!({"command": [["true"]], "maxRunTime": 30, "features": {"taskclusterProxy": true}}))
+            .expect("valid");
+        assert!(p.features.taskcluster_proxy);
+        assert!(p.features.live_log && p.features.backing_log);
+    }
 
     #[test]
     fn minimal_payload_gets_generic_worker_defaults() {

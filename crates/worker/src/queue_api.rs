@@ -127,10 +127,6 @@ impl QueueApi {
         })
     }
 
-    pub fn root_url(&self) -> &str {
-        &self.root_url
-    }
-
     /// Runs `op` under the retry policy; 4xx answers are final. Every retried call of the
     /// worker goes through here (queue calls, artifact uploads, mount downloads).
     pub async fn retrying<T, F, Fut>(&self, what: &str, op: F) -> Result<T, CallError>

@@ -199,6 +199,17 @@ async fn task_env_exit_codes_and_payload_errors() {
         })))
         .await;
 
+    // The queue refuses a content type of over 255 characters: the payload's fault.
+    let refused = env
+        .create(&env.task(
+            "refused-artifact",
+            json!({
+                "command": [sh("echo x > a.txt")],
+                "maxRunTime": 30,
+                "artifacts": [{"type": "file", "path": "a.txt", "name": "public/a.txt", "contentType": "x".repeat(300)}],
+            }),
+        ))
+        .await;
     assert_eq!(env.wait_resolved(&ok).await["state"], "completed");
     assert_eq!(env.wait_resolved(&failing).await["state"], "failed");
     assert!(!marker.exists(), "a command after the failing one ran");
@@ -219,6 +230,17 @@ async fn task_env_exit_codes_and_payload_errors() {
     assert_eq!(status["runs"][0]["reasonResolved"], "malformed-payload");
     let log = env.log(&malformed).await;
     assert!(log.contains("nonsense"), "the reason is in the log: {log}");
+
+    let status = env.wait_resolved(&refused).await;
+    assert_eq!(
+        status["runs"][0]["reasonResolved"], "malformed-payload",
+        "{status:#}"
+    );
+    let log = env.log(&refused).await;
+    assert!(
+        log.contains("contentType"),
+        "the queue's reason is in the log: {log}"
+    );
 
     let status = env.wait_resolved(&missing).await;
     assert_eq!(status["state"], "failed", "{status:#}");

@@ -279,7 +279,7 @@ impl TaskRun {
 
         let (abort_tx, abort_rx) = watch::channel(None);
         let proxy = if payload.features.taskcluster_proxy {
-            match self.start_proxy(&self.claim_credentials()).await {
+            match self.start_proxy().await {
                 Ok(p) => Some(Arc::new(p)),
                 Err(e) => {
                     log.worker_line(&format!("cannot start the taskcluster proxy: {e}"));
@@ -408,6 +408,10 @@ impl TaskRun {
                 log.worker_line(&format!("uploading artifacts: {e}"));
                 Resolution::Lost
             }
+            Err(e) if e.is_task_fault() => {
+                log.worker_line(&format!("the payload's artifacts were refused: {e}"));
+                Resolution::Exception("malformed-payload")
+            }
             Err(e) => {
                 log.worker_line(&format!("uploading artifacts failed: {e}"));
                 Resolution::Exception("internal-error")
@@ -415,14 +419,8 @@ impl TaskRun {
         }
     }
 
-    fn claim_credentials(&self) -> crate::queue_api::TaskCredentials {
-        self.run.initial_credentials().clone()
-    }
-
-    async fn start_proxy(
-        &self,
-        creds: &crate::queue_api::TaskCredentials,
-    ) -> Result<crate::proxy::TaskProxy, crate::proxy::ProxyError> {
+    /// The task proxy, signing with the claim's credentials until a reclaim swaps them.
+    async fn start_proxy(&self) -> Result<crate::proxy::TaskProxy, crate::proxy::ProxyError> {
         let scopes: Vec<String> = self
             .task
             .get("scopes")
@@ -433,7 +431,8 @@ impl TaskRun {
                     .collect()
             })
             .unwrap_or_default();
-        crate::proxy::TaskProxy::start(&self.shared.config.root_url, creds.clone(), scopes).await
+        let creds = self.run.initial_credentials().clone();
+        crate::proxy::TaskProxy::start(&self.shared.config.root_url, creds, scopes).await
     }
 }
 
