@@ -178,12 +178,10 @@ impl Tracker {
     fn snapshot_targets(&self) -> Vec<ProcId> {
         let me = std::process::id() as i32;
         let procs = all_processes();
-        let parents: std::collections::HashMap<i32, i32> =
-            procs.iter().map(|p| (p.id.pid, p.ppid)).collect();
         procs
             .into_iter()
             .filter(|p| p.id.pid != me && !self.before.contains(&p.id) && !p.zombie)
-            .filter(|p| descends_from(p.id.pid, me, &parents))
+            .filter(|p| descends_from(p.id.pid, me))
             .filter(|p| self.exclusive || has_marker(p.id.pid, &self.marker))
             .map(|p| p.id)
             .collect()
@@ -288,13 +286,28 @@ fn read_stat(pid: i32) -> Option<ProcStat> {
     })
 }
 
-fn descends_from(pid: i32, ancestor: i32, parents: &std::collections::HashMap<i32, i32>) -> bool {
-    let mut cur = pid;
-    for _ in 0..4096 {
-        match parents.get(&cur) {
-            Some(&p) if p == ancestor => return true,
-            Some(&p) if p > 1 => cur = p,
-            _ => return false,
+/// Whether `pid` descends from `ancestor`, reading each parent live: a snapshot of all parents
+/// taken at once can miss a shell that exits mid-scan, whose children are then being re-parented
+/// to the worker. When a link of the chain vanishes, the walk starts again from `pid`, whose new
+/// parent is by then recorded.
+fn descends_from(pid: i32, ancestor: i32) -> bool {
+    for _attempt in 0..8 {
+        let mut cur = pid;
+        let mut vanished = false;
+        for _ in 0..4096 {
+            match read_stat(cur) {
+                Some(s) if s.ppid == ancestor => return true,
+                Some(s) if s.ppid > 1 => cur = s.ppid,
+                Some(_) => return false,
+                None if cur == pid => return false,
+                None => {
+                    vanished = true;
+                    break;
+                }
+            }
+        }
+        if !vanished {
+            return false;
         }
     }
     false
