@@ -82,6 +82,12 @@ impl UpdatesService {
         Ok(())
     }
 
+    /// Called by every writer (admin API, scheduler) after a change is committed: this process
+    /// re-reads the store. Telling the other servers of the deployment is the cache slice's part.
+    pub async fn changed(&self) -> StoreResult<()> {
+        self.reload().await
+    }
+
     /// The current snapshot.
     pub fn catalog(&self) -> Arc<Catalog> {
         match self.catalog.read() {
