@@ -290,7 +290,7 @@ async fn s3_artifact_uploads_through_put_url_and_downloads_byte_identical() {
     let body: Value = resp.json().await.unwrap();
     assert_eq!(
         body,
-        json!({"storageType": "s3", "name": name, "expires": info.expires, "contentType": "application/gzip", "contentLength": bytes.len()})
+        json!({"storageType": "s3", "name": name, "expires": info.expires, "contentType": "application/gzip", "contentLength": bytes.len(), "contentSha256": sha256_hex(&bytes)})
     );
     let resp = s.get(&format!("/task/{id}/artifacts")).await;
     let body: Value = resp.json().await.unwrap();

@@ -47,7 +47,7 @@ impl Artifact {
     }
 
     /// Taskcluster's `artifact-response` shape: `{storageType, name, expires, contentType,
-    /// contentLength?}`.
+    /// contentLength?}`, plus relyard's `contentSha256` once the bytes are uploaded.
     pub fn to_json(&self) -> Value {
         let mut v = json!({
             "storageType": self.storage_type,
@@ -57,6 +57,11 @@ impl Artifact {
         });
         if let Some(n) = self.content_length() {
             v["contentLength"] = json!(n);
+        }
+        // What the queue itself hashed while the bytes arrived: a consumer checking a chain of
+        // trust compares what it downloaded with this, not with a header of the download.
+        if let Some(h) = &self.sha256 {
+            v["contentSha256"] = json!(h);
         }
         v
     }
