@@ -10,6 +10,7 @@
 //! [`signoffs`] and the store's scheduled changes hold rule changes back
 //! until they are due and signed off.
 
+pub mod admin;
 pub mod allowlist;
 pub mod answer;
 pub mod blobs;

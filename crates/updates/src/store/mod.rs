@@ -11,6 +11,7 @@ mod enact;
 mod error;
 mod history;
 mod leases;
+mod merge;
 mod permissions;
 mod releases;
 mod rules;
@@ -22,12 +23,13 @@ pub use enact::{enact_due, EnactReport, ENACT_LEASE};
 pub use error::{StoreError, StoreResult};
 pub use history::{release_history, rule_history, HistoryRow};
 pub use leases::{release_lease, take_lease};
+pub use merge::{merge_blobs, MergeConflict};
 pub use permissions::{grant_permission, revoke_permission, user_permissions, Permission};
 pub use releases::{
-    create_release, delete_release, get_release, list_releases, set_read_only, update_release,
-    StoredRelease,
+    create_release, delete_release, get_release, list_releases, rules_using, set_read_only,
+    update_release, update_release_with, StoredRelease,
 };
-pub use rules::{create_rule, delete_rule, get_rule, list_rules, update_rule};
+pub use rules::{create_rule, delete_rule, find_rule, get_rule, list_rules, update_rule};
 pub use scheduled::{
     get_scheduled_change, is_ready, schedule_rule_change, ChangeType, NewChange, ScheduledChange,
 };

@@ -249,3 +249,80 @@ async fn locked(db: &Db, tx: &mut Tx, name: &str) -> StoreResult<StoredRelease> 
         }),
     }
 }
+
+/// Writes release `name` with the blob `build` makes from the current row, as Balrog's
+/// release updates do: at `data_version` when it is current; when it is older (another writer
+/// came first), the blob is merged with the current one against the blob at `data_version`
+/// from history ([`super::merge::merge_blobs`]) and written at the next version. A conflict
+/// (both changed the same key) or a version history does not know is `Conflict`, and nothing
+/// changes. `product` replaces the release's product when given.
+pub async fn update_release_with(
+    db: &Db,
+    changed_by: &str,
+    name: &str,
+    product: Option<&str>,
+    data_version: i64,
+    build: impl FnOnce(&StoredRelease) -> StoreResult<Value>,
+) -> StoreResult<StoredRelease> {
+    let mut tx = db.begin().await?;
+    let old = locked(db, &mut tx, name).await?;
+    if old.read_only {
+        return Err(StoreError::ReadOnly(name.to_string()));
+    }
+    let conflict = || StoreError::Conflict {
+        what: "release",
+        key: name.to_string(),
+        given: data_version,
+        current: old.data_version,
+    };
+    let mut data = build(&old)?;
+    if data_version != old.data_version {
+        let Some(base) = blob_at_version(&mut tx, name, data_version).await? else {
+            return Err(conflict());
+        };
+        data = super::merge::merge_blobs(&base, &old.data, &data).map_err(|_| conflict())?;
+    }
+    validate(&data)?;
+    let new = StoredRelease {
+        product: product.unwrap_or(&old.product).to_string(),
+        data,
+        data_version: old.data_version + 1,
+        ..old.clone()
+    };
+    write(&mut tx, &new, old.data_version).await?;
+    finish(tx, changed_by, &old, Some(&new)).await?;
+    Ok(new)
+}
+
+/// The blob release `name` had at `data_version`, from its history.
+async fn blob_at_version(tx: &mut Tx, name: &str, data_version: i64) -> StoreResult<Option<Value>> {
+    let row = sqlx::query(
+        "SELECT new_row FROM updates_releases_history WHERE name = $1 AND data_version = $2 \
+         ORDER BY change_id DESC LIMIT 1",
+    )
+    .bind(name)
+    .bind(data_version)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let text: Option<String> = row.try_get("new_row")?;
+    let Some(text) = text else { return Ok(None) };
+    let stored: StoredRelease = serde_json::from_str(&text)
+        .map_err(|e| StoreError::corrupt(format!("release history of {name}: {e}")))?;
+    Ok(Some(stored.data))
+}
+
+/// The rules that map (or fall back) to release `name`, by rule_id.
+pub async fn rules_using(db: &Db, name: &str) -> StoreResult<Vec<i64>> {
+    let rows = sqlx::query(
+        "SELECT rule_id FROM updates_rules WHERE mapping = $1 OR \"fallbackMapping\" = $2 \
+         ORDER BY rule_id",
+    )
+    .bind(name)
+    .bind(name)
+    .fetch_all(db.reader())
+    .await?;
+    rows.iter()
+        .map(|r| Ok(r.try_get::<i64, _>("rule_id")?))
+        .collect()
+}

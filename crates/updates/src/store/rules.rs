@@ -302,3 +302,15 @@ pub(super) async fn locked(db: &Db, tx: &mut Tx, rule_id: i64) -> StoreResult<Ru
         }),
     }
 }
+
+/// A rule by its id (a number) or its alias, as Balrog's `/rules/<id_or_alias>` looks it up.
+pub async fn find_rule(db: &Db, id_or_alias: &str) -> StoreResult<Option<Rule>> {
+    if let Ok(id) = id_or_alias.parse::<i64>() {
+        return get_rule(db, id).await;
+    }
+    let row = sqlx::query(&format!("{} WHERE alias = $1", *SELECT))
+        .bind(id_or_alias)
+        .fetch_optional(db.reader())
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
