@@ -7,7 +7,7 @@ use std::path::PathBuf;
 pub struct ServerConfig {
     /// Address to listen on; port 0 picks a free one.
     pub listen: SocketAddr,
-    /// The root URL clients use; defaults to `http://<bound address>`.
+    /// The root URL clients use; defaults to `http://<bound address>` (`https://` with `tls`).
     pub root_url: Option<String>,
     /// `sqlite:<path>` or `postgres://…`.
     pub database_url: String,
@@ -25,6 +25,39 @@ pub struct ServerConfig {
     pub claim_timeout_secs: i64,
     /// How often the queue's reaper looks for expired claims, deadlines and expired tasks.
     pub reaper_interval: std::time::Duration,
+    /// Terminate TLS here (rustls) with this certificate and key instead of serving plain HTTP.
+    pub tls: Option<TlsConfig>,
+    /// The update service's settings.
+    pub updates: UpdatesConfig,
+}
+
+/// A PEM certificate chain (leaf first) and its PEM private key (PKCS#8, PKCS#1 or SEC1).
+#[derive(Debug, Clone)]
+pub struct TlsConfig {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct UpdatesConfig {
+    /// The domain allow-list file for patch URLs (else `RELYARD_UPDATES_DOMAIN_ALLOWLIST_FILE`,
+    /// else Balrog's production list).
+    pub domain_allowlist: Option<PathBuf>,
+    /// How often each server checks the store for changes it was not told of; `None` picks the
+    /// default for the backend (see `relyard_updates::sync::default_poll_interval`).
+    pub poll_interval: Option<std::time::Duration>,
+    /// The longest wait between two runs of the scheduled-change loop.
+    pub scheduler_interval: std::time::Duration,
+}
+
+impl Default for UpdatesConfig {
+    fn default() -> Self {
+        UpdatesConfig {
+            domain_allowlist: None,
+            poll_interval: None,
+            scheduler_interval: relyard_updates::scheduler::DEFAULT_SCHEDULER_INTERVAL,
+        }
+    }
 }
 
 /// Taskcluster's claim timeout.

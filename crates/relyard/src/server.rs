@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::middleware::{from_fn, from_fn_with_state};
+use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -11,6 +12,7 @@ use relyard_auth::{AuthConfig, AuthService, Cipher};
 use relyard_core::ApiError;
 use relyard_events::{Bus, BusConfig};
 use relyard_store::Db;
+use relyard_updates::UpdatesService;
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -31,6 +33,8 @@ pub enum ServerError {
     Bus(#[from] relyard_events::BusError),
     #[error("{0}")]
     Api(#[from] ApiError),
+    #[error("updates: {0}")]
+    Updates(#[from] relyard_updates::store::StoreError),
     #[error("configuration: {0}")]
     Config(String),
     #[error("listening on {addr}: {source}")]
@@ -46,6 +50,8 @@ pub struct Server {
     pub root_url: String,
     pub db: Db,
     pub auth: Arc<AuthService>,
+    /// The update service: its catalog answers `/update/…`; tests and `up` load and watch it.
+    pub updates: UpdatesService,
     shutdown: CancellationToken,
     claim_waits: CancellationToken,
     serving: JoinHandle<std::io::Result<()>>,
@@ -68,10 +74,15 @@ impl Server {
                 addr: config.listen,
                 source,
             })?;
+        let tls = match &config.tls {
+            Some(t) => Some(crate::tls::server_config(t).map_err(ServerError::Config)?),
+            None => None,
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let root_url = config
             .root_url
             .clone()
-            .unwrap_or_else(|| format!("http://{addr}"))
+            .unwrap_or_else(|| format!("{scheme}://{addr}"))
             .trim_end_matches('/')
             .to_string();
 
@@ -80,6 +91,7 @@ impl Server {
         db.migrate(&relyard_auth::migrations()).await?;
         db.migrate(&relyard_secrets::migrations()).await?;
         db.migrate(&relyard_queue::migrations()).await?;
+        db.migrate(&relyard_updates::migrations()).await?;
 
         let shutdown = CancellationToken::new();
         let bus = Bus::start(
@@ -130,6 +142,8 @@ impl Server {
             shutdown.clone(),
         ));
 
+        let updates = start_updates(&config, &db, &bus, &shutdown).await?;
+
         let services = Router::new()
             .nest(
                 "/api/queue/v1",
@@ -137,14 +151,19 @@ impl Server {
             )
             .nest("/api/auth/v1", relyard_auth::router(Arc::clone(&auth)))
             .nest("/api/secrets/v1", relyard_secrets::router(secrets))
+            .nest("/api/updates/v1", updates_admin_router(&db, &updates))
             .layer(from_fn_with_state(
                 Arc::clone(&auth),
                 relyard_auth::authenticate,
             ));
-        let app = services
+        let dockerflow = Router::new()
             .route("/__heartbeat__", get(heartbeat))
+            .with_state(db.clone())
             .route("/__lbheartbeat__", get(|| async { Json(json!({})) }))
-            .route("/__version__", get(version))
+            .route("/__version__", get(version));
+        let app = services
+            .merge(dockerflow)
+            .merge(relyard_updates::router(updates.clone()))
             .fallback(not_found)
             .layer(from_fn(relyard_core::error::request_info_layer))
             .layer(CatchPanicLayer::custom(|_| {
@@ -152,21 +171,14 @@ impl Server {
             }))
             .layer(TraceLayer::new_for_http());
 
-        let token = shutdown.clone();
-        let serving = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move { token.cancelled().await })
-            .await
-        });
+        let serving = serve(listener, app, tls, shutdown.clone())?;
         tracing::info!(%root_url, "relyard is serving");
         Ok(Server {
             addr,
             root_url,
             db,
             auth,
+            updates,
             shutdown,
             claim_waits,
             serving,
@@ -201,8 +213,96 @@ impl Server {
     }
 }
 
-async fn heartbeat() -> Json<serde_json::Value> {
-    Json(json!({}))
+/// Serves `app` on `listener` until `shutdown`, then lets in-flight requests finish: plain HTTP,
+/// or TLS terminated here when `tls` is given.
+fn serve(
+    listener: TcpListener,
+    app: Router,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    shutdown: CancellationToken,
+) -> Result<JoinHandle<std::io::Result<()>>, ServerError> {
+    let make = app.into_make_service_with_connect_info::<SocketAddr>();
+    let Some(tls) = tls else {
+        return Ok(tokio::spawn(async move {
+            axum::serve(listener, make)
+                .with_graceful_shutdown(async move { shutdown.cancelled().await })
+                .await
+        }));
+    };
+    let addr = listener.local_addr().ok();
+    let listener = listener
+        .into_std()
+        .map_err(|source| ServerError::Listen {
+            addr: addr.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0))),
+            source,
+        })?;
+    let handle = axum_server::Handle::<SocketAddr>::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        shutdown.cancelled().await;
+        stopper.graceful_shutdown(None);
+    });
+    let config = axum_server::tls_rustls::RustlsConfig::from_config(tls);
+    Ok(tokio::spawn(async move {
+        axum_server::from_tcp_rustls(listener, config)?
+            .handle(handle)
+            .serve(make)
+            .await
+    }))
+}
+
+/// Builds the update service from the store, keeps it in step with the other servers and
+/// starts the loop that enacts scheduled changes.
+async fn start_updates(
+    config: &ServerConfig,
+    db: &Db,
+    bus: &Arc<Bus>,
+    shutdown: &CancellationToken,
+) -> Result<UpdatesService, ServerError> {
+    let updates = UpdatesService::from_db(db.clone(), Arc::new(relyard_updates::RandomDice))
+        .await?
+        .with_bus(Arc::clone(bus));
+    let allowlist =
+        relyard_updates::allowlist::DomainAllowlist::configured(config.updates.domain_allowlist.as_deref())
+            .map_err(|e| ServerError::Config(format!("updates domain allow-list: {e}")))?;
+    updates.set_allowlist(allowlist);
+    let poll = config
+        .updates
+        .poll_interval
+        .unwrap_or_else(|| relyard_updates::sync::default_poll_interval(db.backend()));
+    tokio::spawn(
+        updates
+            .clone()
+            .follow(Arc::clone(bus), poll, shutdown.clone()),
+    );
+    tokio::spawn(relyard_updates::scheduler::run(
+        updates.clone(),
+        format!("server/{}", relyard_core::ids::slugid()),
+        config.updates.scheduler_interval,
+        shutdown.clone(),
+    ));
+    Ok(updates)
+}
+
+/// The admin API (the other half's routes) and the dry-run `explain`, under one prefix.
+fn updates_admin_router(db: &Db, updates: &UpdatesService) -> Router {
+    relyard_updates::admin::router(relyard_updates::admin::AdminState::new(
+        db.clone(),
+        updates.clone(),
+    ))
+}
+
+/// Dockerflow's heartbeat: the database answers (a load balancer takes a server whose database
+/// is gone out of rotation).
+async fn heartbeat(State(db): State<Db>) -> axum::response::Response {
+    match sqlx::query("SELECT 1").execute(db.reader()).await {
+        Ok(_) => Json(json!({})).into_response(),
+        Err(e) => (
+            http::StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "database": format!("{e}") })),
+        )
+            .into_response(),
+    }
 }
 
 async fn version() -> Json<serde_json::Value> {

@@ -49,6 +49,8 @@ impl TestServer {
             encryption_keys: vec![("test".into(), "a test encryption key".into())],
             claim_timeout_secs: relyard::config::DEFAULT_CLAIM_TIMEOUT_SECS,
             reaper_interval: relyard::config::DEFAULT_REAPER_INTERVAL,
+            tls: None,
+            updates: Default::default(),
         };
         adjust(&mut config);
         let server = Server::start(config).await.expect("server starts");

@@ -20,9 +20,11 @@ pub mod json;
 pub mod matching;
 pub mod request;
 pub mod rules;
+pub mod scheduler;
 pub mod service;
 pub mod signoffs;
 pub mod store;
+pub mod sync;
 pub mod versions;
 pub mod xml;
 

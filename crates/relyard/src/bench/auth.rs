@@ -121,6 +121,8 @@ async fn in_process(args: &AuthBenchArgs) -> anyhow::Result<(Duration, Duration)
         encryption_keys: vec![("bench".into(), "a benchmark encryption key".into())],
         claim_timeout_secs: relyard::config::DEFAULT_CLAIM_TIMEOUT_SECS,
         reaper_interval: relyard::config::DEFAULT_REAPER_INTERVAL,
+        tls: None,
+        updates: Default::default(),
     })
     .await?;
     load_roles(&server, args.roles).await?;

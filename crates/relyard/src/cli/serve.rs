@@ -3,7 +3,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use relyard::config::{S3Config, ServerConfig};
+use relyard::config::{S3Config, ServerConfig, TlsConfig, UpdatesConfig};
 use relyard::server::Server;
 
 #[derive(Args)]
@@ -11,7 +11,7 @@ pub struct ServeArgs {
     /// Address and port to listen on.
     #[arg(long, default_value = "127.0.0.1:8080", env = "RELYARD_LISTEN")]
     listen: SocketAddr,
-    /// Root URL clients reach this server at (default: http://<listen>).
+    /// Root URL clients reach this server at (default: http://<listen>, https:// with TLS).
     #[arg(long, env = "RELYARD_ROOT_URL")]
     root_url: Option<String>,
     /// Database: postgres://… (shared by several servers) or sqlite:path.
@@ -55,6 +55,16 @@ pub struct ServeArgs {
     /// Keys for encryption at rest, `id:secret[,id:secret…]`; the first seals new values.
     #[arg(long, env = "RELYARD_ENCRYPTION_KEYS", hide_env_values = true)]
     encryption_keys: String,
+    /// Terminate TLS here: a PEM certificate chain, leaf first (needs --tls-key).
+    #[arg(long, env = "RELYARD_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "RELYARD_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// JSON file of the domains patch URLs may point to, `{domain: [products]}` (default:
+    /// Balrog's production list).
+    #[arg(long, env = "RELYARD_UPDATES_DOMAIN_ALLOWLIST_FILE")]
+    updates_domain_allowlist: Option<PathBuf>,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -94,6 +104,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         encryption_keys,
         claim_timeout_secs: args.claim_timeout,
         reaper_interval: std::time::Duration::from_millis(args.reaper_interval_ms),
+        tls: match (args.tls_cert, args.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsConfig { cert, key }),
+            _ => None,
+        },
+        updates: UpdatesConfig {
+            domain_allowlist: args.updates_domain_allowlist,
+            ..UpdatesConfig::default()
+        },
     })
     .await?;
     eprintln!("relyard serving at {}", server.root_url);

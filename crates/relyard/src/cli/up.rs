@@ -60,6 +60,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         encryption_keys: vec![("local".into(), secrets.encryption_key.clone())],
         claim_timeout_secs: relyard::config::DEFAULT_CLAIM_TIMEOUT_SECS,
         reaper_interval: relyard::config::DEFAULT_REAPER_INTERVAL,
+        tls: None,
+        updates: Default::default(),
     })
     .await?;
     let creds_path = args.dir.join("credentials.json");
