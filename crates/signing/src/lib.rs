@@ -8,9 +8,15 @@
 //! means the server must not start.
 
 pub mod access;
+pub mod audit;
+pub mod client;
+pub mod config;
 mod error;
 pub mod formats;
 pub mod keystore;
+pub mod passphrases;
+pub mod results;
+pub mod server;
 
 pub use access::{Access, AccessError};
 pub use error::{SigningError, SigningResult};
@@ -23,6 +29,13 @@ pub use formats::sums::{
 };
 pub use formats::{Format, KeyKind, Signed, Signer, UnlockedKey, PROOF_INPUT};
 pub use keystore::{generate, validate_key_id, KdfParams, KeyFile};
+
+/// Lowercase hex sha256 of `bytes`, as the API, the audit log and the result store name inputs
+/// and outputs.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
 
 /// The signers a server serves with, one or more per format.
 #[derive(Debug, Default)]

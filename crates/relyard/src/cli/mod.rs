@@ -6,6 +6,7 @@ mod retry;
 mod secrets;
 mod serve;
 mod signin;
+mod signing_server;
 mod task;
 mod up;
 mod worker;
@@ -43,6 +44,8 @@ enum Command {
     Task(task::TaskArgs),
     /// Run a command again until it succeeds, with redo's back-off schedule.
     Retry(retry::RetryArgs),
+    /// Run the signing server: unlock its keys, then sign for callers holding signing tokens.
+    SigningServer(signing_server::SigningServerArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -56,6 +59,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Worker(args) => worker::run(args).await,
         Command::Task(args) => task::run(args).await,
         Command::Retry(args) => retry::run(args).await,
+        Command::SigningServer(args) => signing_server::run(args).await,
     }
 }
 

@@ -1,0 +1,123 @@
+//! The audit log: one JSON line per signature, appended and fsync'd before the signature is
+//! handed out, so a signature that left the server is always on record.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write as _;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::formats::Format;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub time: DateTime<Utc>,
+    /// The clientId the signing token was issued to.
+    pub owner: String,
+    /// The token's `jti`, which names the token without being usable as one.
+    pub token_id: String,
+    pub address: IpAddr,
+    pub format: Format,
+    pub key_id: String,
+    pub input_sha256: String,
+    pub output_sha256: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("audit log {path}: {source}")]
+pub struct AuditError {
+    path: PathBuf,
+    #[source]
+    source: std::io::Error,
+}
+
+/// An append-only file of [`AuditEntry`] lines, shared by the signing jobs.
+#[derive(Debug, Clone)]
+pub struct AuditLog {
+    path: PathBuf,
+    file: Arc<Mutex<File>>,
+}
+
+impl AuditLog {
+    /// Opens (creating if needed, owner-only) the log for appending.
+    pub fn open(path: &Path) -> Result<Self, AuditError> {
+        let err = |source| AuditError {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut options = OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options.mode(0o600);
+        }
+        let file = options.open(path).map_err(err)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            file: Arc::new(Mutex::new(file)),
+        })
+    }
+
+    /// Appends one line and waits for it to reach the disk. Blocking: call from a blocking task.
+    pub fn append(&self, entry: &AuditEntry) -> Result<(), AuditError> {
+        let err = |source| AuditError {
+            path: self.path.clone(),
+            source,
+        };
+        let mut line = serde_json::to_vec(entry).map_err(|e| err(std::io::Error::other(e)))?;
+        line.push(b'\n');
+        // A poisoned lock only means another append panicked; the file itself is still usable.
+        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        // One write of the whole line: with O_APPEND, lines from several writers never interleave.
+        file.write_all(&line).map_err(err)?;
+        file.sync_data().map_err(err)
+    }
+
+    /// Every entry in the log at `path` (for tests and audits).
+    pub fn read(path: &Path) -> Result<Vec<AuditEntry>, AuditError> {
+        let err = |source| AuditError {
+            path: path.to_path_buf(),
+            source,
+        };
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(err(e)),
+        };
+        text.lines()
+            .map(|l| serde_json::from_str(l).map_err(|e| err(std::io::Error::other(e))))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_are_appended_as_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        let entry = AuditEntry {
+            time: Utc::now(),
+            owner: "builder".into(),
+            token_id: "jti".into(),
+            address: "10.0.0.1".parse().unwrap(),
+            format: Format::Gpg,
+            key_id: "release".into(),
+            input_sha256: "aa".into(),
+            output_sha256: "bb".into(),
+        };
+        AuditLog::open(&path).unwrap().append(&entry).unwrap();
+        // A second open (a restart) appends rather than truncating.
+        AuditLog::open(&path).unwrap().append(&entry).unwrap();
+        assert_eq!(AuditLog::read(&path).unwrap(), vec![entry.clone(), entry]);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 2);
+        assert!(text.contains("\"input_sha256\":\"aa\""));
+    }
+}

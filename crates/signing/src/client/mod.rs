@@ -1,0 +1,1 @@
+//! The failover client (`relyard sign`).
