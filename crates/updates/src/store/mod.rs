@@ -35,8 +35,8 @@ pub use scheduled::{
 };
 pub use shutoffs::{create_shutoff, delete_shutoff, list_shutoffs, StoredShutoff};
 pub use signoffs::{
-    create_required_signoff, grant_role, list_required_signoffs, required_signoffs_for,
-    revoke_signoff, sign_off, signoffs, user_roles,
+    create_required_signoff, delete_required_signoff, grant_role, list_required_signoffs,
+    required_signoffs_for, revoke_signoff, sign_off, signoffs, user_roles,
 };
 pub(crate) use {releases::list_releases_in, rules::list_rules_in, shutoffs::list_shutoffs_in};
 

@@ -193,3 +193,47 @@ pub(super) async fn signoffs_in(
         })
         .collect()
 }
+
+/// Removes a product/channel/role requirement still at `data_version`.
+pub async fn delete_required_signoff(
+    db: &Db,
+    product: &str,
+    channel: &str,
+    role: &str,
+    data_version: i64,
+) -> StoreResult<()> {
+    let key = format!("{product}/{channel}/{role}");
+    let mut tx = db.begin().await?;
+    let row = sqlx::query(&format!(
+        "SELECT data_version FROM updates_product_req_signoffs \
+         WHERE product = $1 AND channel = $2 AND role = $3{}",
+        db.for_update()
+    ))
+    .bind(product)
+    .bind(channel)
+    .bind(role)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else {
+        return Err(StoreError::NotFound {
+            what: "required signoff",
+            key,
+        });
+    };
+    super::check_version(
+        "required signoff",
+        &key,
+        data_version,
+        row.try_get("data_version")?,
+    )?;
+    sqlx::query(
+        "DELETE FROM updates_product_req_signoffs WHERE product = $1 AND channel = $2 AND role = $3",
+    )
+    .bind(product)
+    .bind(channel)
+    .bind(role)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
