@@ -64,6 +64,11 @@ impl TestServer {
         }
     }
 
+    /// Where this server keeps artifact bytes (tests alter them to prove checks notice).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._data.path()
+    }
+
     pub fn root_credentials(&self) -> taskcluster::Credentials {
         taskcluster::Credentials::new(relyard_auth::ROOT_CLIENT_ID, &self.root_access_token)
     }

@@ -44,7 +44,7 @@ pub struct UploadOutcome {
 }
 
 /// The content type of a file: the payload's, else guessed from its name.
-fn content_type_of(spec_type: Option<&str>, path: &Path) -> String {
+pub(crate) fn content_type_of(spec_type: Option<&str>, path: &Path) -> String {
     if let Some(t) = spec_type {
         return t.to_string();
     }

@@ -48,6 +48,8 @@ pub struct WorkerConfig {
     /// The one retry schedule for the worker's calls to the queue.
     pub retry: RetryPolicy,
     pub hostname: String,
+    /// Set on signing workers: the signing servers, and the credentials that get signing tokens.
+    pub signing: Option<crate::signing::SigningSettings>,
 }
 
 impl WorkerConfig {
@@ -82,6 +84,7 @@ impl WorkerConfig {
             recycle: RecyclePolicy::default(),
             retry: RetryPolicy::http(),
             hostname,
+            signing: None,
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod proxy;
 pub mod queue_api;
 pub mod run;
 pub mod runner;
+pub mod signing;
 
 use std::sync::Arc;
 

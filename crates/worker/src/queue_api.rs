@@ -185,6 +185,15 @@ impl QueueApi {
             .map_err(|e| CallError::new("claimWork", None, format!("unexpected answer: {e}")))
     }
 
+    /// latestArtifactInfo with the worker's own credentials: a signing worker checks the chain
+    /// of trust as itself (it holds `queue:list-artifacts:*`), so tasks need no extra scopes.
+    pub async fn latest_artifact_info(&self, task_id: &str, name: &str) -> Result<Value, CallError> {
+        self.call("latestArtifactInfo", || {
+            self.worker.latestArtifactInfo(task_id, name)
+        })
+        .await
+    }
+
     /// A task's status, read once (no retries: callers poll).
     pub async fn status(&self, task_id: &str) -> Result<Value, CallError> {
         self.worker
@@ -338,8 +347,12 @@ impl RunApi {
     /// A URL for the latest artifact of a task, signed (bewit) with this run's credentials, as
     /// mounts need it.
     pub fn artifact_url(&self, task_id: &str, name: &str) -> Result<String, CallError> {
+        self.signed_task_url(task_id, "artifacts", name)
+    }
+
+    fn signed_task_url(&self, task_id: &str, kind: &str, name: &str) -> Result<String, CallError> {
         let url = self.url(&format!(
-            "task/{}/artifacts/{}",
+            "task/{}/{kind}/{}",
             utf8_percent_encode(task_id, SEGMENT),
             utf8_percent_encode(name, SEGMENT)
         ))?;

@@ -68,6 +68,10 @@ pub struct WorkerArgs {
     /// JSON recycle policy: when to restart the worker or reboot the machine after a task.
     #[arg(long)]
     recycle_policy: Option<PathBuf>,
+    /// Make this a signing worker: run `payload.signing` tasks through these signing servers
+    /// (repeat for failover); its credentials need `signing:token:<format>`.
+    #[arg(long = "signing-server", value_name = "URL")]
+    signing_servers: Vec<String>,
 }
 
 pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
@@ -122,6 +126,12 @@ pub fn build_config(args: &WorkerArgs) -> anyhow::Result<WorkerConfig> {
     c.shutdown_grace = args.shutdown_grace;
     c.cancel_poll = args.cancel_poll;
     c.hook = args.hook.clone();
+    if !args.signing_servers.is_empty() {
+        c.signing = Some(relyard_worker::signing::SigningSettings {
+            servers: args.signing_servers.clone(),
+            credentials: c.credentials.clone(),
+        });
+    }
     if let Some(dir) = &args.startup_steps {
         c.startup = Some(startup_config(args, dir)?);
     }

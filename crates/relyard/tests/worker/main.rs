@@ -7,3 +7,4 @@ mod control;
 mod proxy;
 mod runner;
 mod runs;
+mod signing;

@@ -171,7 +171,14 @@ impl TaskRun {
                 return Resolution::Exception("internal-error");
             }
         };
-        let parsed = payload::parse(self.task.get("payload").unwrap_or(&Value::Null));
+        let payload_value = self.task.get("payload").unwrap_or(&Value::Null);
+        let signing = crate::signing::payload::is_signing(payload_value)
+            .then(|| crate::signing::payload::parse(&self.task));
+        // A signing task has no commands; its log and features are the defaults.
+        let parsed = match &signing {
+            Some(_) => Err(payload::Malformed(String::new())),
+            None => payload::parse(payload_value),
+        };
         let token = format!(
             "{}{}",
             relyard_core::ids::slugid(),
@@ -196,12 +203,13 @@ impl TaskRun {
             }
         };
         let work = async {
-            match &parsed {
-                Err(reason) => {
+            match (&signing, &parsed) {
+                (Some(Ok(job)), _) => self.run_signing(job, &log, shutdown).await,
+                (Some(Err(reason)), _) | (None, Err(reason)) => {
                     log.worker_line(&format!("malformed-payload: {reason}"));
                     Resolution::Exception("malformed-payload")
                 }
-                Ok(payload) => self.run_payload(payload, &log, shutdown).await,
+                (None, Ok(payload)) => self.run_payload(payload, &log, shutdown).await,
             }
         };
         let ((), resolution) = tokio::join!(publish, work);
@@ -417,6 +425,83 @@ impl TaskRun {
                 Resolution::Exception("internal-error")
             }
         }
+    }
+
+    /// A signing task: inputs checked against the queue's hashes, signed by the signing servers,
+    /// outputs uploaded; reclaimed, canceled and time-limited like any run.
+    async fn run_signing(
+        &self,
+        job: &crate::signing::payload::SigningPayload,
+        log: &Arc<LiveLog>,
+        shutdown: CancellationToken,
+    ) -> Resolution {
+        let config = &self.shared.config;
+        let Some(settings) = &config.signing else {
+            log.worker_line(
+                "malformed-payload: this worker signs nothing (it has no --signing-server); \
+                 route signing tasks to a signing worker's task queue",
+            );
+            return Resolution::Exception("malformed-payload");
+        };
+        let _ = tokio::fs::remove_dir_all(&self.dir).await;
+        if let Err(e) = tokio::fs::create_dir_all(&self.dir).await {
+            log.worker_line(&format!("cannot create the task directory: {e}"));
+            return Resolution::Exception("internal-error");
+        }
+        let (abort_tx, mut abort_rx) = watch::channel(None);
+        let control_done = CancellationToken::new();
+        let control = tokio::spawn(control::control_run(
+            Arc::clone(&self.run),
+            self.shared.api.clone(),
+            self.taken_until.clone(),
+            config.cancel_poll,
+            abort_tx,
+            Box::new(|_| {}),
+            control_done.clone(),
+        ));
+        let expires = self.task_expires();
+        let signing = crate::signing::SigningRun {
+            run: &self.run,
+            http: &self.shared.http,
+            dir: &self.dir,
+            settings,
+            expires: &expires,
+            log,
+        };
+        let lost = async {
+            loop {
+                if let Some(Abort::Lost(why)) = abort_rx.borrow_and_update().clone() {
+                    return why;
+                }
+                if abort_rx.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        let resolution = tokio::select! {
+            r = signing.run(job) => r,
+            why = lost => {
+                log.worker_line(&format!("Aborting task: {why}"));
+                Resolution::Lost
+            }
+            _ = tokio::time::sleep(Duration::from_secs(job.max_run_time)) => {
+                log.worker_line(&format!(
+                    "Aborting task: max run time exceeded ({} s); the task failed",
+                    job.max_run_time
+                ));
+                Resolution::Failed
+            }
+            _ = async { shutdown.cancelled().await; tokio::time::sleep(config.shutdown_grace).await } => {
+                log.worker_line("Aborting task: the worker is shutting down (worker-shutdown)");
+                Resolution::Exception("worker-shutdown")
+            }
+        };
+        control_done.cancel();
+        let _ = control.await;
+        if !config.keep_task_dirs {
+            remove_dir_forcibly(&self.dir).await;
+        }
+        resolution
     }
 
     /// The task proxy, signing with the claim's credentials until a reclaim swaps them.
