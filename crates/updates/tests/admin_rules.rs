@@ -191,7 +191,7 @@ async fn revisions_are_paginated_and_revert_restores_a_revision() {
 
 #[tokio::test]
 async fn scopes_decide_per_product() {
-    let (a, admin, id) = one_rule().await;
+    let (a, _admin, id) = one_rule().await;
 
     let nobody = a.bearer("test/nobody", &[]).await;
     let body = json!({"backgroundRate": 10, "data_version": 1});

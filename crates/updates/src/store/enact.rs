@@ -5,6 +5,7 @@ use relyard_store::{Db, Row, Tx};
 
 use super::leases::{release_lease, take_lease};
 use super::rules::{create_rule_in, delete_rule_in, get_rule_in, update_rule_in};
+use super::sc_manage::{record_sc, rule_change_json, ScKind};
 use super::scheduled::{pending_in, ready_in, ChangeType, ScheduledChange};
 use super::{StoreError, StoreResult};
 use crate::rules::Rule;
@@ -27,7 +28,7 @@ pub struct EnactReport {
     pub waiting: Vec<i64>,
 }
 
-enum Outcome {
+pub(super) enum Outcome {
     Enacted,
     Failed,
     Waiting,
@@ -75,7 +76,7 @@ async fn enact_leased(db: &Db, now_ms: i64) -> StoreResult<EnactReport> {
     Ok(report)
 }
 
-async fn enact_one(db: &Db, sc_id: i64, now_ms: i64) -> StoreResult<Outcome> {
+pub(super) async fn enact_one(db: &Db, sc_id: i64, now_ms: i64) -> StoreResult<Outcome> {
     let mut tx = db.begin().await?;
     // Locked and re-checked here, so even without the lease a change is enacted once.
     let sc = match pending_in(db, &mut tx, sc_id).await {
@@ -113,6 +114,14 @@ async fn enact_one(db: &Db, sc_id: i64, now_ms: i64) -> StoreResult<Outcome> {
     .bind(sc_id)
     .execute(&mut *tx)
     .await?;
+    let done = ScheduledChange {
+        complete: true,
+        data_version: sc.data_version + 1,
+        ..sc.clone()
+    };
+    let row = rule_change_json(&done);
+    let (by, version) = (sc.scheduled_by.as_str(), Some(done.data_version));
+    record_sc(&mut tx, ScKind::Rules, sc_id, by, version, Some(&row)).await?;
     tx.commit().await?;
     Ok(Outcome::Enacted)
 }

@@ -15,6 +15,7 @@ mod merge;
 mod permissions;
 mod releases;
 mod rules;
+mod sc_manage;
 mod scheduled;
 mod shutoffs;
 mod signoffs;
@@ -30,6 +31,11 @@ pub use releases::{
     update_release, update_release_with, StoredRelease,
 };
 pub use rules::{create_rule, delete_rule, find_rule, get_rule, list_rules, update_rule};
+pub use sc_manage::{
+    delete_scheduled, edit_rule_change, enact_rule_change_now, list_rule_changes,
+    revoke_signoff_of, rule_change_json, sc_history, sign_off_holding, Enacted, ScHistoryRow,
+    ScKind,
+};
 pub use scheduled::{
     get_scheduled_change, is_ready, schedule_rule_change, ChangeType, NewChange, ScheduledChange,
 };

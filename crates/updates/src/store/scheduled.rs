@@ -5,6 +5,7 @@ use relyard_store::{Db, Row, Tx};
 use sqlx::any::AnyRow;
 
 use super::rules::get_rule_in;
+use super::sc_manage::{record_sc, rule_change_json, ScKind};
 use super::signoffs::{required_in, signoffs_in};
 use super::{next_id, StoreError, StoreResult};
 use crate::rules::Rule;
@@ -72,11 +73,12 @@ impl ScheduledChange {
     }
 }
 
-const SELECT: &str = "SELECT sc_id, change_type, rule_id, new_row, base_data_version, \"when\", \
+pub(super) const SELECT: &str =
+    "SELECT sc_id, change_type, rule_id, new_row, base_data_version, \"when\", \
                       scheduled_by, complete, failed, data_version \
                       FROM updates_rules_scheduled_changes";
 
-fn from_row(r: &AnyRow) -> StoreResult<ScheduledChange> {
+pub(super) fn from_row(r: &AnyRow) -> StoreResult<ScheduledChange> {
     let new_row: Option<String> = r.try_get("new_row")?;
     let new_row = new_row
         .map(|t| serde_json::from_str(&t))
@@ -139,8 +141,7 @@ pub async fn schedule_rule_change(
     .bind(scheduled_by)
     .execute(&mut *tx)
     .await?;
-    tx.commit().await?;
-    Ok(ScheduledChange {
+    let sc = ScheduledChange {
         sc_id,
         change_type: change.change_type,
         rule_id,
@@ -151,7 +152,19 @@ pub async fn schedule_rule_change(
         complete: false,
         failed: None,
         data_version: 1,
-    })
+    };
+    let row = rule_change_json(&sc);
+    record_sc(
+        &mut tx,
+        ScKind::Rules,
+        sc_id,
+        scheduled_by,
+        Some(1),
+        Some(&row),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(sc)
 }
 
 pub async fn get_scheduled_change(db: &Db, sc_id: i64) -> StoreResult<Option<ScheduledChange>> {

@@ -4,6 +4,7 @@
 use relyard_store::{Db, Row, Tx};
 use sqlx::any::AnyRow;
 
+use super::sc_manage::ScKind;
 use super::scheduled::pending_in;
 use super::{StoreError, StoreResult};
 use crate::rules::Rule;
@@ -118,13 +119,27 @@ pub async fn sign_off(db: &Db, sc_id: i64, username: &str, role: &str) -> StoreR
             role: role.into(),
         });
     }
-    let existing = sqlx::query(
-        "SELECT role FROM updates_rules_scheduled_changes_signoffs \
-         WHERE sc_id = $1 AND username = $2",
-    )
+    let added = insert_signoff(&mut tx, ScKind::Rules, sc_id, username, role).await?;
+    tx.commit().await?;
+    Ok(added)
+}
+
+/// Records `username`'s sign-off of `sc_id` with `role` in the change's transaction: false
+/// when it was there already; another role of the same user is refused.
+pub(super) async fn insert_signoff(
+    tx: &mut Tx,
+    kind: ScKind,
+    sc_id: i64,
+    username: &str,
+    role: &str,
+) -> StoreResult<bool> {
+    let table = kind.signoffs_table();
+    let existing = sqlx::query(&format!(
+        "SELECT role FROM {table} WHERE sc_id = $1 AND username = $2"
+    ))
     .bind(sc_id)
     .bind(username)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut **tx)
     .await?;
     if let Some(row) = existing {
         let signed: String = row.try_get("role")?;
@@ -137,18 +152,16 @@ pub async fn sign_off(db: &Db, sc_id: i64, username: &str, role: &str) -> StoreR
             role: signed,
         });
     }
-    sqlx::query(
-        "INSERT INTO updates_rules_scheduled_changes_signoffs (sc_id, username, role) \
-         VALUES ($1, $2, $3)",
-    )
+    sqlx::query(&format!(
+        "INSERT INTO {table} (sc_id, username, role) VALUES ($1, $2, $3)"
+    ))
     .bind(sc_id)
     .bind(username)
     .bind(role)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await
     // Two concurrent first sign-offs of one user: the key keeps one, the other is told.
     .map_err(|e| StoreError::from(e).exists_if_unique("signoff", format!("{sc_id}/{username}")))?;
-    tx.commit().await?;
     Ok(true)
 }
 

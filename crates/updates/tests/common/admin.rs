@@ -106,9 +106,14 @@ impl Admin {
     }
 
     fn root_hawk(&self, method: &str, path: &str) -> String {
+        self.hawk(relyard_auth::ROOT_CLIENT_ID, ROOT_TOKEN, method, path)
+    }
+
+    /// A Hawk `Authorization` header of `client_id` for `method path` (the full path).
+    pub fn hawk(&self, client_id: &str, access_token: &str, method: &str, path: &str) -> String {
         let credentials = hawk::Credentials {
-            id: relyard_auth::ROOT_CLIENT_ID.to_string(),
-            key: hawk::Key::new(ROOT_TOKEN.as_bytes(), hawk::DigestAlgorithm::Sha256)
+            id: client_id.to_string(),
+            key: hawk::Key::new(access_token.as_bytes(), hawk::DigestAlgorithm::Sha256)
                 .expect("hawk key"),
         };
         let ip = self.addr.ip().to_string();
@@ -122,19 +127,7 @@ impl Admin {
     /// Makes auth client `client_id` with `scopes` and answers a Bearer token for it, got from
     /// the OAuth2 token endpoint with a JSON body as balrogclient sends it.
     pub async fn bearer(&self, client_id: &str, scopes: &[&str]) -> String {
-        let path = format!("/api/auth/v1/clients/{}", client_id.replace('/', "%2F"));
-        let expires = relyard_core::Timestamp::now().plus_days(1).to_string();
-        let resp = self
-            .http
-            .put(format!("{}{path}", self.base))
-            .header("Authorization", self.root_hawk("PUT", &path))
-            .json(&json!({"expires": expires, "description": "test", "scopes": scopes}))
-            .send()
-            .await
-            .expect("createClient");
-        assert_eq!(resp.status().as_u16(), 200, "createClient {client_id}");
-        let created: Value = resp.json().await.expect("client JSON");
-        let secret = created["accessToken"].as_str().expect("accessToken");
+        let secret = self.make_client(client_id, scopes).await;
         let resp = self
             .http
             .post(format!("{}/api/auth/v1/oauth/token", self.base))
@@ -151,6 +144,39 @@ impl Admin {
             "Bearer {}",
             token["access_token"].as_str().expect("access_token")
         )
+    }
+
+    /// Makes auth client `client_id` with `scopes` (as root); answers its access token.
+    pub async fn make_client(&self, client_id: &str, scopes: &[&str]) -> String {
+        let path = format!("/api/auth/v1/clients/{}", client_id.replace('/', "%2F"));
+        let expires = relyard_core::Timestamp::now().plus_days(1).to_string();
+        let resp = self
+            .http
+            .put(format!("{}{path}", self.base))
+            .header("Authorization", self.root_hawk("PUT", &path))
+            .json(&json!({"expires": expires, "description": "test", "scopes": scopes}))
+            .send()
+            .await
+            .expect("createClient");
+        assert_eq!(resp.status().as_u16(), 200, "createClient {client_id}");
+        let created: Value = resp.json().await.expect("client JSON");
+        created["accessToken"]
+            .as_str()
+            .expect("accessToken")
+            .to_string()
+    }
+
+    /// One admin call signed with Hawk as `client_id`.
+    pub async fn call_hawk(
+        &self,
+        (client_id, access_token): (&str, &str),
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Reply {
+        let full = format!("/api/updates/v1{path}");
+        let header = self.hawk(client_id, access_token, method, &full);
+        self.call(Some(&header), method, path, body).await
     }
 
     /// One admin call (`path` under `/api/updates/v1`) with a JSON body.

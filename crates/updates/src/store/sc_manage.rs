@@ -1,0 +1,318 @@
+//! Managing scheduled rule changes as Balrog's admin API does: listing, editing (which drops
+//! the sign-offs given so far, since they were for another change), deleting, enacting one at
+//! once, sign-offs whose role the caller's scopes prove, and the history of each change
+//! (`updates_scheduled_changes_history`, migration 6003).
+
+use relyard_core::Timestamp;
+use relyard_store::{Db, Row, Tx};
+use serde_json::{json, Value};
+
+use super::enact::{enact_one, Outcome};
+use super::scheduled::{from_row, pending_in, ScheduledChange, SELECT};
+use super::{check_version, next_id, StoreError, StoreResult};
+use crate::rules::Rule;
+
+/// Which scheduled-change tables a call is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScKind {
+    Rules,
+    Releases,
+}
+
+impl ScKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScKind::Rules => "rules",
+            ScKind::Releases => "releases",
+        }
+    }
+
+    pub(super) fn table(self) -> &'static str {
+        match self {
+            ScKind::Rules => "updates_rules_scheduled_changes",
+            ScKind::Releases => "updates_releases_scheduled_changes",
+        }
+    }
+
+    pub(super) fn signoffs_table(self) -> &'static str {
+        match self {
+            ScKind::Rules => "updates_rules_scheduled_changes_signoffs",
+            ScKind::Releases => "updates_releases_scheduled_changes_signoffs",
+        }
+    }
+}
+
+/// One recorded change of a scheduled change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScHistoryRow {
+    pub change_id: i64,
+    pub changed_by: String,
+    pub timestamp: Timestamp,
+    pub data_version: Option<i64>,
+    pub row: Option<Value>,
+}
+
+/// Appends a history row for scheduled change `sc_id`, inside the change's transaction.
+pub(super) async fn record_sc(
+    tx: &mut Tx,
+    kind: ScKind,
+    sc_id: i64,
+    changed_by: &str,
+    data_version: Option<i64>,
+    row: Option<&Value>,
+) -> StoreResult<()> {
+    let change_id = next_id(tx, "updates_scheduled_changes_history").await?;
+    sqlx::query(
+        "INSERT INTO updates_scheduled_changes_history \
+         (change_id, kind, sc_id, changed_by, timestamp, data_version, row_json) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(change_id)
+    .bind(kind.as_str())
+    .bind(sc_id)
+    .bind(changed_by)
+    .bind(Timestamp::now().millis())
+    .bind(data_version)
+    .bind(row.map(Value::to_string))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Every recorded change of one scheduled change, oldest first.
+pub async fn sc_history(db: &Db, kind: ScKind, sc_id: i64) -> StoreResult<Vec<ScHistoryRow>> {
+    let rows = sqlx::query(
+        "SELECT change_id, changed_by, timestamp, data_version, row_json \
+         FROM updates_scheduled_changes_history WHERE kind = $1 AND sc_id = $2 ORDER BY change_id",
+    )
+    .bind(kind.as_str())
+    .bind(sc_id)
+    .fetch_all(db.reader())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let text: Option<String> = r.try_get("row_json")?;
+            let row = text
+                .map(|t| serde_json::from_str(&t))
+                .transpose()
+                .map_err(|e| StoreError::corrupt(format!("scheduled change history: {e}")))?;
+            Ok(ScHistoryRow {
+                change_id: r.try_get("change_id")?,
+                changed_by: r.try_get("changed_by")?,
+                timestamp: Timestamp::from_millis(r.try_get("timestamp")?),
+                data_version: r.try_get("data_version")?,
+                row,
+            })
+        })
+        .collect()
+}
+
+/// A scheduled rule change as history keeps it.
+pub fn rule_change_json(sc: &ScheduledChange) -> Value {
+    json!({
+        "sc_id": sc.sc_id,
+        "change_type": format!("{:?}", sc.change_type).to_lowercase(),
+        "rule_id": sc.rule_id,
+        "new_row": sc.new_row,
+        "base_data_version": sc.base_data_version,
+        "when": sc.when,
+        "scheduled_by": sc.scheduled_by,
+        "complete": sc.complete,
+        "failed": sc.failed,
+    })
+}
+
+/// Pending scheduled rule changes (all of them with `include_done`), by sc_id.
+pub async fn list_rule_changes(db: &Db, include_done: bool) -> StoreResult<Vec<ScheduledChange>> {
+    let filter = if include_done {
+        ""
+    } else {
+        " WHERE complete = 0"
+    };
+    let rows = sqlx::query(&format!("{SELECT}{filter} ORDER BY sc_id"))
+        .fetch_all(db.reader())
+        .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Replaces the new row (for inserts and updates), the base data_version (updates) and the
+/// time of a pending change still at `sc_data_version`. Sign-offs given so far are dropped.
+pub async fn edit_rule_change(
+    db: &Db,
+    changed_by: &str,
+    sc_id: i64,
+    sc_data_version: i64,
+    new_row: Option<&Rule>,
+    base_data_version: Option<i64>,
+    when: i64,
+) -> StoreResult<ScheduledChange> {
+    let mut tx = db.begin().await?;
+    let old = pending_in(db, &mut tx, sc_id).await?;
+    check_version(
+        "scheduled change",
+        &sc_id.to_string(),
+        sc_data_version,
+        old.data_version,
+    )?;
+    let new = ScheduledChange {
+        new_row: new_row.cloned().or(old.new_row.clone()),
+        base_data_version: base_data_version.or(old.base_data_version),
+        when,
+        data_version: old.data_version + 1,
+        ..old.clone()
+    };
+    let row_text = new
+        .new_row
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| StoreError::InvalidChange(format!("rule to JSON: {e}")))?;
+    sqlx::query(
+        "UPDATE updates_rules_scheduled_changes SET new_row = $1, base_data_version = $2, \
+         \"when\" = $3, data_version = $4 WHERE sc_id = $5",
+    )
+    .bind(row_text)
+    .bind(new.base_data_version)
+    .bind(when)
+    .bind(new.data_version)
+    .bind(sc_id)
+    .execute(&mut *tx)
+    .await?;
+    clear_signoffs(&mut tx, ScKind::Rules, sc_id).await?;
+    let row = rule_change_json(&new);
+    record_sc(
+        &mut tx,
+        ScKind::Rules,
+        sc_id,
+        changed_by,
+        Some(new.data_version),
+        Some(&row),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(new)
+}
+
+pub(super) async fn clear_signoffs(tx: &mut Tx, kind: ScKind, sc_id: i64) -> StoreResult<()> {
+    sqlx::query(&format!(
+        "DELETE FROM {} WHERE sc_id = $1",
+        kind.signoffs_table()
+    ))
+    .bind(sc_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Deletes a pending scheduled change still at `data_version`, with its sign-offs.
+pub async fn delete_scheduled(
+    db: &Db,
+    kind: ScKind,
+    changed_by: &str,
+    sc_id: i64,
+    data_version: i64,
+) -> StoreResult<()> {
+    let mut tx = db.begin().await?;
+    let current = pending_version_in(db, &mut tx, kind, sc_id).await?;
+    check_version(
+        "scheduled change",
+        &sc_id.to_string(),
+        data_version,
+        current,
+    )?;
+    clear_signoffs(&mut tx, kind, sc_id).await?;
+    sqlx::query(&format!("DELETE FROM {} WHERE sc_id = $1", kind.table()))
+        .bind(sc_id)
+        .execute(&mut *tx)
+        .await?;
+    record_sc(&mut tx, kind, sc_id, changed_by, None, None).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The data_version of a pending scheduled change, its row locked.
+pub(super) async fn pending_version_in(
+    db: &Db,
+    tx: &mut Tx,
+    kind: ScKind,
+    sc_id: i64,
+) -> StoreResult<i64> {
+    let row = sqlx::query(&format!(
+        "SELECT complete, failed, data_version FROM {} WHERE sc_id = $1{}",
+        kind.table(),
+        db.for_update()
+    ))
+    .bind(sc_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(row) = row else {
+        return Err(StoreError::NotFound {
+            what: "scheduled change",
+            key: sc_id.to_string(),
+        });
+    };
+    let failed: Option<String> = row.try_get("failed")?;
+    if row.try_get::<i64, _>("complete")? != 0 || failed.is_some() {
+        return Err(StoreError::NotPending(sc_id));
+    }
+    Ok(row.try_get("data_version")?)
+}
+
+/// Signs change `sc_id` off as `username` with `role`; the caller has checked that the user
+/// holds the role (the admin API by scopes). Signing again with the same role changes nothing
+/// (false); with another role it is refused, one sign-off per user per change as in Balrog.
+pub async fn sign_off_holding(
+    db: &Db,
+    kind: ScKind,
+    sc_id: i64,
+    username: &str,
+    role: &str,
+) -> StoreResult<bool> {
+    let mut tx = db.begin().await?;
+    pending_version_in(db, &mut tx, kind, sc_id).await?;
+    let added = super::signoffs::insert_signoff(&mut tx, kind, sc_id, username, role).await?;
+    tx.commit().await?;
+    Ok(added)
+}
+
+/// Takes back `username`'s sign-off of a pending change; false when there was none.
+pub async fn revoke_signoff_of(
+    db: &Db,
+    kind: ScKind,
+    sc_id: i64,
+    username: &str,
+) -> StoreResult<bool> {
+    let mut tx = db.begin().await?;
+    pending_version_in(db, &mut tx, kind, sc_id).await?;
+    let done = sqlx::query(&format!(
+        "DELETE FROM {} WHERE sc_id = $1 AND username = $2",
+        kind.signoffs_table()
+    ))
+    .bind(sc_id)
+    .bind(username)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// What enacting one change at once did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enacted {
+    Done,
+    /// Refused for good (the target moved on) and marked failed.
+    Failed,
+    /// Still missing sign-offs: nothing changed.
+    NotReady,
+}
+
+/// Enacts pending rule change `sc_id` now, whatever its time, if it has its sign-offs
+/// (Balrog's `POST /scheduled_changes/rules/<sc_id>/enact`).
+pub async fn enact_rule_change_now(db: &Db, sc_id: i64) -> StoreResult<Enacted> {
+    match enact_one(db, sc_id, i64::MAX).await? {
+        Outcome::Enacted => Ok(Enacted::Done),
+        Outcome::Failed => Ok(Enacted::Failed),
+        Outcome::Waiting => Ok(Enacted::NotReady),
+        Outcome::Gone => Err(StoreError::NotPending(sc_id)),
+    }
+}
