@@ -6,8 +6,9 @@
 //!
 //! Reads the passphrase from the first line of standard input (so it is not in the shell
 //! history or `ps`), writes `DIR/<id>.key` (sealed, mode 0600) and the public key as
-//! `DIR/<id>.asc` (gpg: `gpg --import` it), `DIR/<id>.pub` (minisign: `minisign -p`) or
-//! `DIR/<id>.pem` (rsa, for mar: `mar -k <id>.pem -v`).
+//! `DIR/<id>.asc` (gpg: `gpg --import` it), `DIR/<id>.pub` (minisign: `minisign -p`),
+//! `DIR/<id>.pem` (rsa, for mar: `mar -k <id>.pem -v`) or `DIR/<id>.crt` (authenticode: the
+//! self-signed code-signing certificate, for `osslsigncode verify -CAfile <id>.crt`).
 
 use std::io::BufRead as _;
 use std::path::PathBuf;
@@ -29,14 +30,20 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [kind, id, dir] = &args[..] else {
         return Err(
-            "usage: generate_key gpg|minisign|rsa KEY_ID DIR  (passphrase on stdin)".into(),
+            "usage: generate_key gpg|minisign|rsa|authenticode KEY_ID DIR  (passphrase on stdin)"
+                .into(),
         );
     };
     let kind = match kind.as_str() {
         "gpg" => KeyKind::Gpg,
         "minisign" => KeyKind::Minisign,
         "rsa" => KeyKind::Rsa,
-        other => return Err(format!("unknown key kind `{other}` (gpg, minisign or rsa)").into()),
+        "authenticode" => KeyKind::Authenticode,
+        other => {
+            return Err(
+                format!("unknown key kind `{other}` (gpg, minisign, rsa or authenticode)").into(),
+            )
+        }
     };
     let mut passphrase = String::new();
     std::io::stdin().lock().read_line(&mut passphrase)?;
@@ -49,6 +56,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         KeyKind::Gpg => format!("{id}.asc"),
         KeyKind::Minisign => format!("{id}.pub"),
         KeyKind::Rsa => format!("{id}.pem"),
+        KeyKind::Authenticode => format!("{id}.crt"),
     });
     std::fs::write(&public_path, key.public_key()?)?;
     println!("{}\n{}", key_path.display(), public_path.display());

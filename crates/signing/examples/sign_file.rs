@@ -8,8 +8,8 @@
 //! The key is unlocked with the passphrase from standard input and proven first, as the server
 //! does at start. `gpg` and `minisign` write `FILE.asc` / `FILE.minisig` for each file;
 //! `sha256sums` writes `SHA256SUMS` and `SHA256SUMS.asc` in the current directory, naming the
-//! files as given (so give paths relative to it). `mar` writes each signed MAR as `FILE.signed`
-//! (the input is left as it was).
+//! files as given (so give paths relative to it). `mar` and `authenticode` write each signed MAR or PE as
+//! `FILE.signed` (the input is left as it was).
 
 use std::io::BufRead as _;
 use std::path::Path;
@@ -30,7 +30,9 @@ fn main() -> ExitCode {
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [key_path, format, files @ ..] = &args[..] else {
-        return Err("usage: sign_file KEY_FILE gpg|minisign|sha256sums|mar FILE...".into());
+        return Err(
+            "usage: sign_file KEY_FILE gpg|minisign|sha256sums|mar|authenticode FILE...".into(),
+        );
     };
     if files.is_empty() {
         return Err("no files to sign".into());

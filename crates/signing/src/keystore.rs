@@ -10,7 +10,7 @@
 //! ```
 //!
 //! The secret key material (a binary transferable OpenPGP secret key, a minisign
-//! `seed || key_num`, or an RSA key's PKCS#8 DER) is sealed with AES-256-GCM under a key derived from the passphrase with
+//! `seed || key_num`, or an RSA key's PKCS#8 DER for kinds `rsa` and `authenticode`) is sealed with AES-256-GCM under a key derived from the passphrase with
 //! Argon2id (RFC 9106) and a fresh random salt. Everything else in the file is bound as
 //! associated data ([`KeyFile::associated_data`]): renaming the key, changing its kind, weakening
 //! the KDF parameters or swapping the public key makes the file fail to open, exactly like a wrong
@@ -30,6 +30,7 @@ use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
 
 use crate::error::{SigningError, SigningResult};
+use crate::formats::authenticode::AuthenticodeKey;
 use crate::formats::gpg::GpgKey;
 use crate::formats::mar::RsaKey;
 use crate::formats::minisign::MinisignKey;
@@ -130,6 +131,7 @@ pub fn generate(
         KeyKind::Gpg => UnlockedKey::Gpg(GpgKey::generate(id)?),
         KeyKind::Minisign => UnlockedKey::Minisign(MinisignKey::generate(id)),
         KeyKind::Rsa => UnlockedKey::Rsa(RsaKey::generate(id)?),
+        KeyKind::Authenticode => UnlockedKey::Authenticode(AuthenticodeKey::generate(id)?),
     };
     let file = KeyFile::seal(&key, passphrase, params)?;
     Ok((file, key))
@@ -169,6 +171,7 @@ impl KeyFile {
             UnlockedKey::Gpg(k) => k.secret_bytes()?,
             UnlockedKey::Minisign(k) => k.secret_bytes(),
             UnlockedKey::Rsa(k) => k.secret_bytes()?,
+            UnlockedKey::Authenticode(k) => k.secret_bytes()?,
         };
         let mut file = KeyFile {
             version: FILE_VERSION,
@@ -247,6 +250,8 @@ impl KeyFile {
             KeyKind::Rsa => {
                 RsaKey::from_parts(&self.id, &secret, &self.public).map(UnlockedKey::Rsa)
             }
+            KeyKind::Authenticode => AuthenticodeKey::from_parts(&self.id, &secret, &self.public)
+                .map(UnlockedKey::Authenticode),
         }
     }
 
@@ -362,6 +367,7 @@ mod tests {
             UnlockedKey::Gpg(k) => k.secret_bytes().map(|s| s.to_vec()).expect("secret"),
             UnlockedKey::Minisign(k) => k.secret_bytes().to_vec(),
             UnlockedKey::Rsa(k) => k.secret_bytes().map(|s| s.to_vec()).expect("secret"),
+            UnlockedKey::Authenticode(k) => k.secret_bytes().map(|s| s.to_vec()).expect("secret"),
         }
     }
 
@@ -431,6 +437,13 @@ mod tests {
         assert!(file.public.starts_with("-----BEGIN PUBLIC KEY-----"));
         let back = file.unlock(b"pw").expect("unlock");
         assert_eq!(secret_of(&back), secret_of(&key));
+    }
+
+    #[test]
+    fn authenticode_key_file_holds_no_plaintext_private_key() {
+        let (file, key) = generate("win", KeyKind::Authenticode, b"pw", FAST).expect("gen");
+        assert_no_plaintext(&file.to_json().into_bytes(), &secret_of(&key));
+        assert!(file.public.starts_with("-----BEGIN CERTIFICATE-----"));
     }
 
     #[test]

@@ -20,10 +20,12 @@ pub mod server;
 
 pub use access::{Access, AccessError};
 pub use error::{SigningError, SigningResult};
+pub use formats::authenticode::AuthenticodeKey;
 pub use formats::gpg::GpgKey;
 pub use formats::mar::RsaKey;
 pub use formats::marfile::build_unsigned as build_unsigned_mar;
 pub use formats::minisign::MinisignKey;
+pub use formats::pe::build_minimal_pe;
 pub use formats::sums::{
     manifest, manifest_from_digests, parse_manifest, SumsSigner, MANIFEST_NAME,
 };

@@ -108,7 +108,11 @@ fn a_key_signs_only_formats_of_its_kind() {
         Format::Sha256sums
     );
     assert_eq!("mar".parse::<Format>().expect("parse"), Format::Mar);
-    assert!("authenticode".parse::<Format>().is_err());
+    assert_eq!(
+        "authenticode".parse::<Format>().expect("parse"),
+        Format::Authenticode
+    );
+    assert!("exe".parse::<Format>().is_err());
     assert!(key.signer(Format::Mar).is_err());
 }
 

@@ -1,13 +1,16 @@
 //! Signature formats behind one [`Signer`] trait.
 //!
 //! `gpg`, `minisign` and `sha256sums` are *detached*: the signature is a separate file written
-//! beside the input (`Format::detached_suffix`). `mar` is *embedded* (`Format::is_embedded`): its
-//! output is the whole signed file, which takes the input's place.
+//! beside the input (`Format::detached_suffix`). `mar` and `authenticode` are *embedded*
+//! (`Format::is_embedded`): their output is the whole signed file, which takes the input's place.
 
+pub mod authenticode;
 pub mod gpg;
 pub mod mar;
 pub mod marfile;
 pub mod minisign;
+pub mod pe;
+mod spc;
 pub mod sums;
 
 use std::fmt;
@@ -27,14 +30,16 @@ pub enum Format {
     Minisign,
     Sha256sums,
     Mar,
+    Authenticode,
 }
 
 impl Format {
-    pub const ALL: [Format; 4] = [
+    pub const ALL: [Format; 5] = [
         Format::Gpg,
         Format::Minisign,
         Format::Sha256sums,
         Format::Mar,
+        Format::Authenticode,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -43,12 +48,13 @@ impl Format {
             Format::Minisign => "minisign",
             Format::Sha256sums => "sha256sums",
             Format::Mar => "mar",
+            Format::Authenticode => "authenticode",
         }
     }
 
     /// Whether [`Signed::signature`] is the whole signed file rather than a detached signature.
     pub fn is_embedded(self) -> bool {
-        matches!(self, Format::Mar)
+        matches!(self, Format::Mar | Format::Authenticode)
     }
 
     /// What is appended to the input's file name to name the signature file; empty for embedded
@@ -57,7 +63,7 @@ impl Format {
         match self {
             Format::Gpg | Format::Sha256sums => ".asc",
             Format::Minisign => ".minisig",
-            Format::Mar => "",
+            Format::Mar | Format::Authenticode => "",
         }
     }
 
@@ -67,6 +73,7 @@ impl Format {
             Format::Gpg | Format::Sha256sums => KeyKind::Gpg,
             Format::Minisign => KeyKind::Minisign,
             Format::Mar => KeyKind::Rsa,
+            Format::Authenticode => KeyKind::Authenticode,
         }
     }
 }
@@ -86,7 +93,9 @@ impl FromStr for Format {
             .find(|f| f.as_str() == s)
             .ok_or_else(|| SigningError::InvalidInput {
                 format: "format",
-                reason: format!("unknown format `{s}` (known: gpg, minisign, sha256sums, mar)"),
+                reason: format!(
+                    "unknown format `{s}` (known: gpg, minisign, sha256sums, mar, authenticode)"
+                ),
             })
     }
 }
@@ -100,6 +109,8 @@ pub enum KeyKind {
     Minisign,
     /// 4096-bit RSA, for `mar`.
     Rsa,
+    /// RSA (2048-4096 bits) with its X.509 certificate chain, for `authenticode`.
+    Authenticode,
 }
 
 impl KeyKind {
@@ -108,6 +119,7 @@ impl KeyKind {
             KeyKind::Gpg => "gpg",
             KeyKind::Minisign => "minisign",
             KeyKind::Rsa => "rsa",
+            KeyKind::Authenticode => "authenticode",
         }
     }
 }
@@ -200,6 +212,7 @@ pub enum UnlockedKey {
     Gpg(gpg::GpgKey),
     Minisign(minisign::MinisignKey),
     Rsa(mar::RsaKey),
+    Authenticode(authenticode::AuthenticodeKey),
 }
 
 impl UnlockedKey {
@@ -208,6 +221,7 @@ impl UnlockedKey {
             UnlockedKey::Gpg(k) => k.id(),
             UnlockedKey::Minisign(k) => k.key_id(),
             UnlockedKey::Rsa(k) => k.id(),
+            UnlockedKey::Authenticode(k) => k.id(),
         }
     }
 
@@ -216,17 +230,20 @@ impl UnlockedKey {
             UnlockedKey::Gpg(_) => KeyKind::Gpg,
             UnlockedKey::Minisign(_) => KeyKind::Minisign,
             UnlockedKey::Rsa(_) => KeyKind::Rsa,
+            UnlockedKey::Authenticode(_) => KeyKind::Authenticode,
         }
     }
 
     /// The public key in the form the format's verifier takes: an armored OpenPGP public key
     /// for `gpg --import`, a minisign public key file for `minisign -p`, or an RSA
-    /// SubjectPublicKeyInfo PEM for `mar -k`.
+    /// SubjectPublicKeyInfo PEM for `mar -k`, or the certificate chain PEM (leaf first) of an
+    /// Authenticode key.
     pub fn public_key(&self) -> SigningResult<String> {
         match self {
             UnlockedKey::Gpg(k) => k.public_armored(),
             UnlockedKey::Minisign(k) => Ok(k.public_key_file()),
             UnlockedKey::Rsa(k) => k.public_pem(),
+            UnlockedKey::Authenticode(k) => Ok(k.chain_pem().to_string()),
         }
     }
 
@@ -239,6 +256,7 @@ impl UnlockedKey {
             }
             (UnlockedKey::Minisign(k), Format::Minisign) => Ok(Box::new(k.clone())),
             (UnlockedKey::Rsa(k), Format::Mar) => Ok(Box::new(k.clone())),
+            (UnlockedKey::Authenticode(k), Format::Authenticode) => Ok(Box::new(k.clone())),
             _ => Err(SigningError::WrongKeyKind {
                 key_id: self.id().to_string(),
                 kind: self.kind().as_str(),
