@@ -9,12 +9,16 @@
 //! `DIR/<id>.asc` (gpg: `gpg --import` it), `DIR/<id>.pub` (minisign: `minisign -p`),
 //! `DIR/<id>.pem` (rsa, for mar: `mar -k <id>.pem -v`) or `DIR/<id>.crt` (authenticode: the
 //! self-signed code-signing certificate, for `osslsigncode verify -CAfile <id>.crt`).
+//!
+//! `generate_key authenticode KEY_ID DIR --import KEY.pem CHAIN.pem` seals a real code-signing
+//! key (unencrypted PKCS#8 or PKCS#1 PEM) with its CA-issued chain (leaf first) instead, and
+//! writes the chain as `DIR/<id>.crt`.
 
 use std::io::BufRead as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use relyard_signing::{generate, KdfParams, KeyKind};
+use relyard_signing::{generate, AuthenticodeKey, KdfParams, KeyFile, KeyKind, UnlockedKey};
 
 fn main() -> ExitCode {
     match run() {
@@ -28,11 +32,18 @@ fn main() -> ExitCode {
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [kind, id, dir] = &args[..] else {
-        return Err(
-            "usage: generate_key gpg|minisign|rsa|authenticode KEY_ID DIR  (passphrase on stdin)"
-                .into(),
-        );
+    let (kind, id, dir, import) = match &args[..] {
+        [kind, id, dir] => (kind, id, dir, None),
+        [kind, id, dir, flag, key, chain] if kind == "authenticode" && flag == "--import" => {
+            (kind, id, dir, Some((key, chain)))
+        }
+        _ => {
+            return Err(
+                "usage: generate_key gpg|minisign|rsa|authenticode KEY_ID DIR \
+                 [--import KEY.pem CHAIN.pem (authenticode)]  (passphrase on stdin)"
+                    .into(),
+            )
+        }
     };
     let kind = match kind.as_str() {
         "gpg" => KeyKind::Gpg,
@@ -48,7 +59,19 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut passphrase = String::new();
     std::io::stdin().lock().read_line(&mut passphrase)?;
     let passphrase = passphrase.trim_end_matches(['\r', '\n']);
-    let (file, key) = generate(id, kind, passphrase.as_bytes(), KdfParams::default())?;
+    let (file, key) = match import {
+        None => generate(id, kind, passphrase.as_bytes(), KdfParams::default())?,
+        Some((key, chain)) => {
+            let key = AuthenticodeKey::import(
+                id,
+                &std::fs::read_to_string(key)?,
+                &std::fs::read_to_string(chain)?,
+            )?;
+            let key = UnlockedKey::Authenticode(key);
+            let file = KeyFile::seal(&key, passphrase.as_bytes(), KdfParams::default())?;
+            (file, key)
+        }
+    };
     let dir = PathBuf::from(dir);
     let key_path = dir.join(format!("{id}.key"));
     file.write_new(&key_path)?;
