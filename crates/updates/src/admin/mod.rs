@@ -13,6 +13,7 @@ mod error;
 mod releases;
 mod required;
 mod rules;
+mod sc_releases;
 mod scheduled;
 pub mod scopes;
 mod shutoffs;

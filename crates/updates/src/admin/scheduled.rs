@@ -35,6 +35,7 @@ pub fn routes() -> Router<AdminState> {
             post(sign_off).delete(revoke),
         )
         .route("/scheduled_changes/rules/{sc_id}/revisions", get(revisions))
+        .merge(super::sc_releases::routes())
 }
 
 pub(super) fn sc_id_of(raw: &str) -> AdminResult<i64> {
@@ -306,19 +307,36 @@ async fn enact(
         ScopeExpr::scope(ADMIN),
         ScopeExpr::scope(ENACT),
     ]))?;
-    match store::enact_rule_change_now(&st.db, sc.sc_id).await? {
+    let outcome = store::enact_rule_change_now(&st.db, sc.sc_id).await?;
+    enacted_reply(&st, sc.sc_id, outcome, || async {
+        Ok(find(&st, sc.sc_id).await?.failed)
+    })
+    .await
+}
+
+/// The answer to an enactment by hand: `{}` (and the service told) when it was enacted, 400
+/// SignoffRequired when sign-offs are missing, 400 with the reason it failed for good.
+pub(super) async fn enacted_reply<F>(
+    st: &AdminState,
+    sc_id: i64,
+    outcome: Enacted,
+    failure: impl FnOnce() -> F,
+) -> AdminResult<Json<Value>>
+where
+    F: std::future::Future<Output = AdminResult<Option<String>>>,
+{
+    match outcome {
         Enacted::Done => {
             st.changed().await;
             Ok(Json(json!({})))
         }
         Enacted::NotReady => Err(AdminError::signoff_required(format!(
-            "scheduled change {} is missing required signoffs",
-            sc.sc_id
+            "scheduled change {sc_id} is missing required signoffs"
         ))),
-        Enacted::Failed => {
-            let failed = find(&st, sc.sc_id).await?.failed.unwrap_or_default();
-            Err(AdminError::bad_field("Bad Request", failed))
-        }
+        Enacted::Failed => Err(AdminError::bad_field(
+            "Bad Request",
+            failure().await?.unwrap_or_default(),
+        )),
     }
 }
 

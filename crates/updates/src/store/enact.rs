@@ -1,11 +1,12 @@
-//! [`enact_due`]: applies the scheduled rule changes that are due and signed off, on one server
+//! [`enact_due`]: applies the scheduled rule and release changes that are due and signed off, on one server
 //! at a time.
 
 use relyard_store::{Db, Row, Tx};
 
 use super::leases::{release_lease, take_lease};
+use super::release_scheduled::{enact_release_change, ReleaseOutcome};
 use super::rules::{create_rule_in, delete_rule_in, get_rule_in, update_rule_in};
-use super::sc_manage::{record_sc, rule_change_json, ScKind};
+use super::sc_manage::{mark_failed, record_sc, rule_change_json, ScKind};
 use super::scheduled::{pending_in, ready_in, ChangeType, ScheduledChange};
 use super::{StoreError, StoreResult};
 use crate::rules::Rule;
@@ -26,6 +27,10 @@ pub struct EnactReport {
     pub failed: Vec<i64>,
     /// Due but still missing sign-offs.
     pub waiting: Vec<i64>,
+    /// The same for scheduled release changes (their sc_ids are their own).
+    pub releases_enacted: Vec<i64>,
+    pub releases_failed: Vec<i64>,
+    pub releases_waiting: Vec<i64>,
 }
 
 pub(super) enum Outcome {
@@ -36,7 +41,7 @@ pub(super) enum Outcome {
     Gone,
 }
 
-/// Enacts every pending change whose `when` ≤ `now_ms` and that has its sign-offs, each in its
+/// Enacts every pending change (rules first, then releases) whose `when` ≤ `now_ms` and that has its sign-offs, each in its
 /// own transaction: the rule change (with its history row, changed_by = who scheduled it) and
 /// the change's `complete` flag commit together. Runs only while `holder` holds
 /// [`ENACT_LEASE`]. A change whose target's data_version moved on since it was scheduled is
@@ -71,6 +76,22 @@ async fn enact_leased(db: &Db, now_ms: i64) -> StoreResult<EnactReport> {
             Outcome::Failed => report.failed.push(sc_id),
             Outcome::Waiting => report.waiting.push(sc_id),
             Outcome::Gone => {}
+        }
+    }
+    let due = sqlx::query(
+        "SELECT sc_id FROM updates_releases_scheduled_changes \
+         WHERE complete = 0 AND failed IS NULL AND \"when\" <= $1 ORDER BY \"when\", sc_id",
+    )
+    .bind(now_ms)
+    .fetch_all(db.reader())
+    .await?;
+    for row in due {
+        let sc_id: i64 = row.try_get("sc_id")?;
+        match enact_release_change(db, sc_id, now_ms).await? {
+            ReleaseOutcome::Enacted => report.releases_enacted.push(sc_id),
+            ReleaseOutcome::Failed => report.releases_failed.push(sc_id),
+            ReleaseOutcome::Waiting => report.releases_waiting.push(sc_id),
+            ReleaseOutcome::Gone => {}
         }
     }
     Ok(report)
@@ -172,15 +193,7 @@ async fn apply(db: &Db, tx: &mut Tx, sc: &ScheduledChange) -> StoreResult<()> {
 
 /// Marks a pending change failed with its reason, in its own transaction.
 async fn fail(db: &Db, sc_id: i64, reason: &str) -> StoreResult<Outcome> {
-    let done = sqlx::query(
-        "UPDATE updates_rules_scheduled_changes SET failed = $1, data_version = data_version + 1 \
-         WHERE sc_id = $2 AND complete = 0 AND failed IS NULL",
-    )
-    .bind(reason)
-    .bind(sc_id)
-    .execute(db.writer())
-    .await?;
-    Ok(if done.rows_affected() == 1 {
+    Ok(if mark_failed(db, ScKind::Rules, sc_id, reason).await? {
         Outcome::Failed
     } else {
         Outcome::Gone

@@ -13,6 +13,7 @@ mod history;
 mod leases;
 mod merge;
 mod permissions;
+mod release_scheduled;
 mod releases;
 mod rules;
 mod sc_manage;
@@ -26,6 +27,10 @@ pub use history::{release_history, rule_history, HistoryRow};
 pub use leases::{release_lease, take_lease};
 pub use merge::{merge_blobs, MergeConflict};
 pub use permissions::{grant_permission, revoke_permission, user_permissions, Permission};
+pub use release_scheduled::{
+    edit_release_change, enact_release_change_now, get_release_change, list_release_changes,
+    release_required, schedule_release_change, signoffs_of, NewReleaseChange, ReleaseChange,
+};
 pub use releases::{
     create_release, delete_release, get_release, list_releases, rules_using, set_read_only,
     update_release, update_release_with, StoredRelease,

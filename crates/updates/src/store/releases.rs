@@ -77,6 +77,20 @@ pub async fn create_release(
     product: &str,
     data: &Value,
 ) -> StoreResult<StoredRelease> {
+    let mut tx = db.begin().await?;
+    let new = create_release_in(&mut tx, changed_by, name, product, data).await?;
+    tx.commit().await?;
+    Ok(new)
+}
+
+/// [`create_release`] inside the caller's transaction (an enacted scheduled change).
+pub(super) async fn create_release_in(
+    tx: &mut Tx,
+    changed_by: &str,
+    name: &str,
+    product: &str,
+    data: &Value,
+) -> StoreResult<StoredRelease> {
     validate(data)?;
     let new = StoredRelease {
         name: name.to_string(),
@@ -85,7 +99,6 @@ pub async fn create_release(
         read_only: false,
         data_version: 1,
     };
-    let mut tx = db.begin().await?;
     sqlx::query(
         "INSERT INTO updates_releases (name, product, data, read_only, data_version) \
          VALUES ($1, $2, $3, 0, 1)",
@@ -93,13 +106,12 @@ pub async fn create_release(
     .bind(name)
     .bind(product)
     .bind(data.to_string())
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await
     .map_err(|e| StoreError::from(e).exists_if_unique("release", name))?;
     let new_json = as_json(&new)?;
     let subject = Subject::Release(name);
-    record(&mut tx, subject, changed_by, None, Some(&new_json), Some(1)).await?;
-    tx.commit().await?;
+    record(tx, subject, changed_by, None, Some(&new_json), Some(1)).await?;
     Ok(new)
 }
 
@@ -126,7 +138,8 @@ pub async fn update_release(
         ..old.clone()
     };
     write(&mut tx, &new, old.data_version).await?;
-    finish(tx, changed_by, &old, Some(&new)).await?;
+    finish(&mut tx, changed_by, &old, Some(&new)).await?;
+    tx.commit().await?;
     Ok(new)
 }
 
@@ -140,14 +153,28 @@ pub async fn set_read_only(
     data_version: i64,
 ) -> StoreResult<StoredRelease> {
     let mut tx = db.begin().await?;
-    let old = locked(db, &mut tx, name).await?;
+    let new = set_read_only_in(db, &mut tx, changed_by, name, read_only, data_version).await?;
+    tx.commit().await?;
+    Ok(new)
+}
+
+/// [`set_read_only`] inside the caller's transaction.
+pub(super) async fn set_read_only_in(
+    db: &Db,
+    tx: &mut Tx,
+    changed_by: &str,
+    name: &str,
+    read_only: bool,
+    data_version: i64,
+) -> StoreResult<StoredRelease> {
+    let old = locked(db, tx, name).await?;
     check_version("release", name, data_version, old.data_version)?;
     let new = StoredRelease {
         read_only,
         data_version: old.data_version + 1,
         ..old.clone()
     };
-    write(&mut tx, &new, old.data_version).await?;
+    write(tx, &new, old.data_version).await?;
     finish(tx, changed_by, &old, Some(&new)).await?;
     Ok(new)
 }
@@ -160,7 +187,20 @@ pub async fn delete_release(
     data_version: i64,
 ) -> StoreResult<()> {
     let mut tx = db.begin().await?;
-    let old = locked(db, &mut tx, name).await?;
+    delete_release_in(db, &mut tx, changed_by, name, data_version).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`delete_release`] inside the caller's transaction.
+pub(super) async fn delete_release_in(
+    db: &Db,
+    tx: &mut Tx,
+    changed_by: &str,
+    name: &str,
+    data_version: i64,
+) -> StoreResult<()> {
+    let old = locked(db, tx, name).await?;
     check_version("release", name, data_version, old.data_version)?;
     if old.read_only {
         return Err(StoreError::ReadOnly(name.to_string()));
@@ -171,7 +211,7 @@ pub async fn delete_release(
     )
     .bind(name)
     .bind(name)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut **tx)
     .await?;
     if let Some(row) = user {
         return Err(StoreError::InUse {
@@ -182,7 +222,7 @@ pub async fn delete_release(
     sqlx::query("DELETE FROM updates_releases WHERE name = $1 AND data_version = $2")
         .bind(name)
         .bind(data_version)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     finish(tx, changed_by, &old, None).await
 }
@@ -212,9 +252,9 @@ async fn write(tx: &mut Tx, new: &StoredRelease, old_version: i64) -> StoreResul
     Ok(())
 }
 
-/// Records the change and commits it.
+/// Records the change in its transaction.
 async fn finish(
-    mut tx: Tx,
+    tx: &mut Tx,
     changed_by: &str,
     old: &StoredRelease,
     new: Option<&StoredRelease>,
@@ -224,7 +264,7 @@ async fn finish(
     let version = new.map(|n| n.data_version);
     let subject = Subject::Release(&old.name);
     record(
-        &mut tx,
+        tx,
         subject,
         changed_by,
         Some(&old_json),
@@ -232,7 +272,6 @@ async fn finish(
         version,
     )
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 
@@ -265,7 +304,23 @@ pub async fn update_release_with(
     build: impl FnOnce(&StoredRelease) -> StoreResult<Value>,
 ) -> StoreResult<StoredRelease> {
     let mut tx = db.begin().await?;
-    let old = locked(db, &mut tx, name).await?;
+    let new =
+        update_release_with_in(db, &mut tx, changed_by, name, product, data_version, build).await?;
+    tx.commit().await?;
+    Ok(new)
+}
+
+/// [`update_release_with`] inside the caller's transaction.
+pub(super) async fn update_release_with_in(
+    db: &Db,
+    tx: &mut Tx,
+    changed_by: &str,
+    name: &str,
+    product: Option<&str>,
+    data_version: i64,
+    build: impl FnOnce(&StoredRelease) -> StoreResult<Value>,
+) -> StoreResult<StoredRelease> {
+    let old = locked(db, tx, name).await?;
     if old.read_only {
         return Err(StoreError::ReadOnly(name.to_string()));
     }
@@ -277,7 +332,7 @@ pub async fn update_release_with(
     };
     let mut data = build(&old)?;
     if data_version != old.data_version {
-        let Some(base) = blob_at_version(&mut tx, name, data_version).await? else {
+        let Some(base) = blob_at_version(tx, name, data_version).await? else {
             return Err(conflict());
         };
         data = super::merge::merge_blobs(&base, &old.data, &data).map_err(|_| conflict())?;
@@ -289,7 +344,7 @@ pub async fn update_release_with(
         data_version: old.data_version + 1,
         ..old.clone()
     };
-    write(&mut tx, &new, old.data_version).await?;
+    write(tx, &new, old.data_version).await?;
     finish(tx, changed_by, &old, Some(&new)).await?;
     Ok(new)
 }

@@ -316,3 +316,23 @@ pub async fn enact_rule_change_now(db: &Db, sc_id: i64) -> StoreResult<Enacted> 
         Outcome::Gone => Err(StoreError::NotPending(sc_id)),
     }
 }
+
+/// Marks a pending change failed with `reason`, in its own transaction (the change's own may
+/// be aborted); false when it was no longer pending.
+pub(super) async fn mark_failed(
+    db: &Db,
+    kind: ScKind,
+    sc_id: i64,
+    reason: &str,
+) -> StoreResult<bool> {
+    let done = sqlx::query(&format!(
+        "UPDATE {} SET failed = $1, data_version = data_version + 1 \
+         WHERE sc_id = $2 AND complete = 0 AND failed IS NULL",
+        kind.table()
+    ))
+    .bind(reason)
+    .bind(sc_id)
+    .execute(db.writer())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

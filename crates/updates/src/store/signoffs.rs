@@ -56,7 +56,9 @@ pub async fn list_required_signoffs(db: &Db) -> StoreResult<Vec<RequiredSignoff>
     list_required_in(&mut conn).await
 }
 
-async fn list_required_in(conn: &mut sqlx::AnyConnection) -> StoreResult<Vec<RequiredSignoff>> {
+pub(super) async fn list_required_in(
+    conn: &mut sqlx::AnyConnection,
+) -> StoreResult<Vec<RequiredSignoff>> {
     let rows = sqlx::query(
         "SELECT product, channel, role, signoffs_required, data_version \
          FROM updates_product_req_signoffs ORDER BY product, channel, role",
@@ -190,10 +192,19 @@ pub(super) async fn signoffs_in(
     conn: &mut sqlx::AnyConnection,
     sc_id: i64,
 ) -> StoreResult<Vec<Signoff>> {
-    let rows = sqlx::query(
-        "SELECT username, role FROM updates_rules_scheduled_changes_signoffs \
-         WHERE sc_id = $1 ORDER BY username",
-    )
+    signoffs_of_kind_in(conn, ScKind::Rules, sc_id).await
+}
+
+/// The sign-offs of one scheduled change of `kind`, by user name, on a given connection.
+pub(super) async fn signoffs_of_kind_in(
+    conn: &mut sqlx::AnyConnection,
+    kind: ScKind,
+    sc_id: i64,
+) -> StoreResult<Vec<Signoff>> {
+    let rows = sqlx::query(&format!(
+        "SELECT username, role FROM {} WHERE sc_id = $1 ORDER BY username",
+        kind.signoffs_table()
+    ))
     .bind(sc_id)
     .fetch_all(conn)
     .await?;
