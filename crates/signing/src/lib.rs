@@ -9,6 +9,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod bench;
 pub mod client;
 pub mod config;
 mod error;
