@@ -123,6 +123,15 @@ fn osslsigncode_verifies_signed_pes_and_rejects_tampering() {
         ossl_verify(&ca, &tampered_file).expect_err("tampered PE rejected");
         assert!(signer.verify(&unsigned, &tampered).is_err(), "byte {at}");
     }
+    // A 32-bit PE32 image, whose Certificate Table entry sits elsewhere, verifies too.
+    let pe32 = relyard_signing::formats::pe::build_minimal_pe32(&[(".text", &[0xc3])]);
+    let pe32_file = write(
+        d,
+        "signed32.exe",
+        signer.sign(&pe32).expect("sign").signature,
+    );
+    ossl_verify(&ca, &pe32_file).expect("osslsigncode accepts a signed PE32");
+
     // A valid signed PE of something else is not a signature of this input.
     let elsewhere = signer
         .sign(&build_minimal_pe(&[(".text", &[0xc3])]))

@@ -22,6 +22,9 @@
 
 use sha2::{Digest as _, Sha256};
 
+mod build;
+pub use build::{build_minimal_pe, build_minimal_pe32};
+
 const PE_MAGIC: &[u8; 4] = b"PE\0\0";
 const PE32: u16 = 0x10b;
 const PE32_PLUS: u16 = 0x20b;
@@ -61,7 +64,7 @@ fn le32(bytes: &[u8], at: usize) -> Result<u32, String> {
         .ok_or_else(|| format!("truncated at byte {at}"))
 }
 
-fn put32(bytes: &mut [u8], at: usize, value: u32) {
+pub(crate) fn put32(bytes: &mut [u8], at: usize, value: u32) {
     bytes[at..at + 4].copy_from_slice(&value.to_le_bytes());
 }
 
@@ -216,84 +219,6 @@ pub(crate) fn checksum(bytes: &[u8], checksum_at: usize) -> u32 {
     sum.wrapping_add(bytes.len() as u32)
 }
 
-/// A minimal but valid x86-64 PE32+ console executable with the given sections (name, data),
-/// for tests and the start-up proof. The first section should be `.text`: the entry point is its
-/// first byte. `31 c0 c3` (`xor eax, eax; ret`) makes a program that exits with status 0.
-pub fn build_minimal_pe(sections: &[(&str, &[u8])]) -> Vec<u8> {
-    const FILE_ALIGN: usize = 0x200;
-    const SECTION_ALIGN: usize = 0x1000;
-    const LFANEW: usize = 0x40;
-    const OPT_LEN: usize = 240;
-    let opt = LFANEW + 4 + COFF_HEADER_LEN;
-    let headers_len = align_up(
-        opt + OPT_LEN + SECTION_HEADER_LEN * sections.len(),
-        FILE_ALIGN,
-    );
-
-    let mut layout = Vec::with_capacity(sections.len());
-    let (mut raw_at, mut rva) = (headers_len, SECTION_ALIGN);
-    for (_, data) in sections {
-        let raw_len = align_up(data.len(), FILE_ALIGN);
-        layout.push((rva, raw_at, raw_len));
-        raw_at += raw_len;
-        rva += align_up(data.len().max(1), SECTION_ALIGN);
-    }
-    let image_size = rva;
-    let mut out = vec![0u8; raw_at];
-    out[..2].copy_from_slice(b"MZ");
-    put32(&mut out, 0x3c, LFANEW as u32);
-    out[LFANEW..LFANEW + 4].copy_from_slice(PE_MAGIC);
-    let coff = LFANEW + 4;
-    let put16 =
-        |out: &mut [u8], at: usize, v: u16| out[at..at + 2].copy_from_slice(&v.to_le_bytes());
-    put16(&mut out, coff, 0x8664); // AMD64
-    put16(&mut out, coff + 2, sections.len() as u16);
-    put16(&mut out, coff + 16, OPT_LEN as u16);
-    put16(&mut out, coff + 18, 0x0022); // EXECUTABLE_IMAGE | LARGE_ADDRESS_AWARE
-
-    put16(&mut out, opt, PE32_PLUS);
-    out[opt + 2] = 14; // linker version
-    let code: usize = layout.first().map_or(0, |(_, _, len)| *len);
-    put32(&mut out, opt + 4, code as u32);
-    put32(&mut out, opt + 8, (raw_at - headers_len - code) as u32);
-    put32(&mut out, opt + 16, SECTION_ALIGN as u32); // entry point: the first section
-    put32(&mut out, opt + 20, SECTION_ALIGN as u32); // base of code
-    out[opt + 24..opt + 32].copy_from_slice(&0x1_4000_0000u64.to_le_bytes());
-    put32(&mut out, opt + 32, SECTION_ALIGN as u32);
-    put32(&mut out, opt + 36, FILE_ALIGN as u32);
-    put16(&mut out, opt + 40, 6); // OS version 6.0
-    put16(&mut out, opt + 48, 6); // subsystem version 6.0
-    put32(&mut out, opt + 56, image_size as u32);
-    put32(&mut out, opt + 60, headers_len as u32);
-    put16(&mut out, opt + 68, 3); // console
-    put16(&mut out, opt + 70, 0x8160); // high-entropy VA, dynamic base, NX, TS-aware
-    for (at, v) in [
-        (72, 0x10_0000u64),
-        (80, 0x1000),
-        (88, 0x10_0000),
-        (96, 0x1000),
-    ] {
-        out[opt + at..opt + at + 8].copy_from_slice(&v.to_le_bytes());
-    }
-    put32(&mut out, opt + 108, 16);
-
-    for (i, ((name, data), (rva, raw_at, raw_len))) in sections.iter().zip(&layout).enumerate() {
-        let h = opt + OPT_LEN + SECTION_HEADER_LEN * i;
-        let name = name.as_bytes();
-        out[h..h + name.len().min(8)].copy_from_slice(&name[..name.len().min(8)]);
-        put32(&mut out, h + 8, data.len() as u32);
-        put32(&mut out, h + 12, *rva as u32);
-        put32(&mut out, h + 16, *raw_len as u32);
-        put32(&mut out, h + 20, *raw_at as u32);
-        let flags: u32 = if i == 0 { 0x6000_0020 } else { 0x4000_0040 };
-        put32(&mut out, h + 36, flags);
-        out[*raw_at..*raw_at + data.len()].copy_from_slice(data);
-    }
-    let sum = checksum(&out, opt + 64);
-    put32(&mut out, opt + 64, sum);
-    out
-}
-
 /// A certificate table holding one WIN_CERTIFICATE (revision 2.0, PKCS#7 SignedData) with
 /// `pkcs7`, zero-padded to 8 bytes; dwLength counts the padding, as signtool writes it.
 pub(crate) fn win_certificate(pkcs7: &[u8]) -> Vec<u8> {
@@ -347,7 +272,15 @@ mod tests {
 
     #[test]
     fn the_digest_ignores_checksum_entry_and_table_but_not_the_rest() {
-        let pe = sample();
+        for pe in [
+            sample(),
+            build_minimal_pe32(&[(".text", &[0xc3]), (".data", b"32")]),
+        ] {
+            digest_round_trip(pe);
+        }
+    }
+
+    fn digest_round_trip(pe: Vec<u8>) {
         let parsed = Pe::parse(&pe).expect("parse");
         let digest = parsed.image_digest();
         let signed = parsed.with_certificate_table(&[7u8; 16]);
