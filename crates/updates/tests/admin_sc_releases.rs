@@ -21,23 +21,7 @@ async fn protected_release_changes_wait_for_two_signers() {
             .status,
         201
     );
-    let rule = json!({"mapping": "R", "product": "Firefox", "channel": "release",
-                      "priority": 100, "backgroundRate": 100, "update_type": "minor"});
-    assert_eq!(
-        a.call(Some(&admin), "POST", "/rules", Some(&rule))
-            .await
-            .status,
-        200
-    );
-    let rs = json!({"product": "Firefox", "channel": "release", "role": "relman",
-                    "signoffs_required": 2});
-    a.call(
-        Some(&admin),
-        "POST",
-        "/required_signoffs/product",
-        Some(&rs),
-    )
-    .await;
+    a.protected_rule(&admin, "R", 2).await;
 
     let mut blob = empty_blob("R");
     blob["appv"] = json!("2.0");

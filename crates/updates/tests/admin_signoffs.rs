@@ -36,21 +36,7 @@ async fn protected() -> Protected {
             .await;
         assert_eq!(r.status, 201, "{}", r.text);
     }
-    let rule = json!({"mapping": "R1", "product": "Firefox", "channel": "release",
-                      "priority": 100, "backgroundRate": 100, "update_type": "minor"});
-    let made = a.call(Some(&admin), "POST", "/rules", Some(&rule)).await;
-    let rule_id: i64 = made.text.parse().expect("rule id");
-    let rs = json!({"product": "Firefox", "channel": "release", "role": "relman",
-                    "signoffs_required": 2});
-    let r = a
-        .call(
-            Some(&admin),
-            "POST",
-            "/required_signoffs/product",
-            Some(&rs),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
+    let rule_id = a.protected_rule(&admin, "R1", 2).await;
 
     let when = relyard_core::Timestamp::now().millis() + 3_600_000;
     let change = json!({"change_type": "update", "rule_id": rule_id, "data_version": 1,

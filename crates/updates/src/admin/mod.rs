@@ -11,6 +11,7 @@
 mod body;
 mod error;
 mod releases;
+mod releases_v2;
 mod required;
 mod rules;
 mod sc_releases;
@@ -85,6 +86,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/releases/{name}/revisions", get(releases::revisions))
         .merge(scheduled::routes())
         .merge(required::routes())
+        .merge(releases_v2::routes())
         .route(
             "/emergency_shutoff",
             get(shutoffs::list).post(shutoffs::create),

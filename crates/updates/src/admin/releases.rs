@@ -17,12 +17,11 @@ use super::error::{AdminError, AdminResult};
 use super::rules::{distinct_column, history_page, with_data_version};
 use super::scopes::{permission, require, Thing};
 use super::AdminState;
-use crate::signoffs::required_for;
 use crate::store::{self, StoredRelease};
 
 const COLUMNS: [&str; 4] = ["name", "product", "data_version", "read_only"];
 
-async fn find(st: &AdminState, name: &str) -> AdminResult<StoredRelease> {
+pub(super) async fn find(st: &AdminState, name: &str) -> AdminResult<StoredRelease> {
     store::get_release(&st.db, name)
         .await?
         .ok_or_else(|| AdminError::not_found(format!("Release: {name} not found")))
@@ -41,15 +40,8 @@ async fn info(st: &AdminState, r: &StoredRelease) -> AdminResult<Value> {
 }
 
 /// A release that protected rules map to changes only through a scheduled change.
-async fn refuse_if_protected(st: &AdminState, name: &str) -> AdminResult<()> {
-    let mut rules = Vec::new();
-    for id in store::rules_using(&st.db, name).await? {
-        if let Some(r) = store::get_rule(&st.db, id).await? {
-            rules.push(r);
-        }
-    }
-    let table = store::list_required_signoffs(&st.db).await?;
-    if required_for(&table, rules.iter()).is_empty() {
+pub(super) async fn refuse_if_protected(st: &AdminState, name: &str) -> AdminResult<()> {
+    if store::release_required(&st.db, name).await?.is_empty() {
         return Ok(());
     }
     Err(AdminError::signoff_required(format!(
@@ -58,7 +50,7 @@ async fn refuse_if_protected(st: &AdminState, name: &str) -> AdminResult<()> {
     )))
 }
 
-fn name_matches(name: &str, blob: &Value) -> AdminResult<()> {
+pub(super) fn name_matches(name: &str, blob: &Value) -> AdminResult<()> {
     match blob.get("name").and_then(Value::as_str) {
         Some(n) if n == name => Ok(()),
         other => Err(AdminError::bad_field(
@@ -468,44 +460,53 @@ pub async fn get_read_only(
     Ok(Json(json!({"read_only": r.read_only})))
 }
 
-/// `PUT /releases/<name>/read_only {read_only, data_version}`; making a read-only release
-/// read-only again changes nothing.
+/// `PUT /releases/<name>/read_only {read_only, data_version}`.
 pub async fn put_read_only(
     State(st): State<AdminState>,
     caller: Caller,
     Path(name): Path<String>,
     fields: Fields,
 ) -> AdminResult<Response> {
-    let old = find(&st, &name).await?;
     let read_only = fields
         .bool("read_only")?
         .ok_or_else(|| super::body::missing("read_only"))?;
     let dv = fields.required_int("data_version")?;
+    let new = change_read_only(&st, &caller, &name, read_only, dv).await?;
+    Ok(new_data_version(StatusCode::CREATED, new))
+}
+
+/// Sets or clears read_only of a release at data_version `dv`; answers the new data_version.
+/// Making a read-only release read-only again changes nothing; making one writable that
+/// protected rules map to needs a scheduled change.
+pub(super) async fn change_read_only(
+    st: &AdminState,
+    caller: &Caller,
+    name: &str,
+    read_only: bool,
+    dv: i64,
+) -> AdminResult<i64> {
+    let old = find(st, name).await?;
     let action = if read_only { "set" } else { "unset" };
-    require(
-        &caller,
-        Thing::ReleaseReadOnly,
-        action,
-        &[Some(&old.product)],
-    )?;
+    let product = [Some(old.product.as_str())];
+    require(caller, Thing::ReleaseReadOnly, action, &product)?;
     if read_only && old.read_only {
         if dv != old.data_version {
             return Err(crate::store::StoreError::Conflict {
                 what: "release",
-                key: name,
+                key: name.to_string(),
                 given: dv,
                 current: old.data_version,
             }
             .into());
         }
-        return Ok(new_data_version(StatusCode::CREATED, dv));
+        return Ok(dv);
     }
     if !read_only {
-        refuse_if_protected(&st, &name).await?;
+        refuse_if_protected(st, name).await?;
     }
-    let r = store::set_read_only(&st.db, caller.name(), &name, read_only, dv).await?;
+    let r = store::set_read_only(&st.db, caller.name(), name, read_only, dv).await?;
     st.changed().await;
-    Ok(new_data_version(StatusCode::CREATED, r.data_version))
+    Ok(r.data_version)
 }
 
 pub async fn revisions(

@@ -236,6 +236,24 @@ impl Admin {
     }
 }
 
+impl Admin {
+    /// A Firefox release-channel rule mapping to `release`, protected by `signoffs` sign-offs
+    /// of role relman; answers the rule_id.
+    pub async fn protected_rule(&self, auth: &str, release: &str, signoffs: i64) -> i64 {
+        let rule = json!({"mapping": release, "product": "Firefox", "channel": "release",
+                          "priority": 100, "backgroundRate": 100, "update_type": "minor"});
+        let made = self.call(Some(auth), "POST", "/rules", Some(&rule)).await;
+        assert_eq!(made.status, 200, "{}", made.text);
+        let rs = json!({"product": "Firefox", "channel": "release", "role": "relman",
+                        "signoffs_required": signoffs});
+        let r = self
+            .call(Some(auth), "POST", "/required_signoffs/product", Some(&rs))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        made.text.trim().parse().expect("rule id")
+    }
+}
+
 /// A schema-1 release blob with no platforms yet.
 pub fn empty_blob(name: &str) -> Value {
     json!({"name": name, "schema_version": 1, "hashFunction": "sha512", "appv": "1.0",
