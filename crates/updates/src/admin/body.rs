@@ -37,18 +37,37 @@ fn parse(bytes: &Bytes, is_form: bool) -> Result<Fields, AdminError> {
         return Ok(Fields::default());
     }
     if is_form {
-        let map = url::form_urlencoded::parse(bytes)
+        let map: Map<String, Value> = url::form_urlencoded::parse(bytes)
             .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
             .collect();
-        return Ok(Fields(map));
+        return without_nul(Fields(map));
     }
     match serde_json::from_slice(bytes) {
-        Ok(Value::Object(map)) => Ok(Fields(map)),
+        Ok(Value::Object(map)) => without_nul(Fields(map)),
         Ok(_) => Err(AdminError::bad_request("the body must be a JSON object")),
         Err(e) => Err(AdminError::bad_request(format!(
             "the body is not JSON: {e}"
         ))),
     }
+}
+
+/// PostgreSQL's TEXT cannot hold NUL, so a string with one is refused here rather than failing
+/// in the database.
+fn without_nul(fields: Fields) -> Result<Fields, AdminError> {
+    fn has_nul(v: &Value) -> bool {
+        match v {
+            Value::String(s) => s.contains('\0'),
+            Value::Array(a) => a.iter().any(has_nul),
+            Value::Object(m) => m.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+            _ => false,
+        }
+    }
+    if fields.0.iter().any(|(k, v)| k.contains('\0') || has_nul(v)) {
+        return Err(AdminError::bad_request(
+            "strings may not contain NUL characters",
+        ));
+    }
+    Ok(fields)
 }
 
 impl Fields {

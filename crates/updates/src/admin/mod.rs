@@ -98,5 +98,24 @@ pub fn router(state: AdminState) -> Router {
         .route("/users/current", get(users::current))
         .route("/users/{username}/permissions", get(users::permissions))
         .route("/users/{username}/roles", get(users::roles))
+        .layer(axum::middleware::from_fn(refuse_nul))
         .with_state(state)
+}
+
+/// A `%00` in the path or query would reach the database as a NUL, which PostgreSQL's TEXT
+/// refuses with an error: answered 400 here instead.
+async fn refuse_nul(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let target = req
+        .uri()
+        .path_and_query()
+        .map(|pq| pq.as_str())
+        .unwrap_or("");
+    if target.to_ascii_lowercase().contains("%00") {
+        return AdminError::bad_request("NUL characters are not allowed in URLs").into_response();
+    }
+    next.run(req).await
 }
