@@ -254,6 +254,7 @@ fn an_imported_ca_issued_key_signs_and_verifies_against_the_root() {
     let key = file.unlock(b"pw").expect("unlock");
     let signer = key.signer(Format::Authenticode).expect("signer");
     let signed = signer.sign(&sample_pe()).expect("sign").signature;
+    signer.verify(&sample_pe(), &signed).expect("own verify");
     let report = ossl_verify(&d.join("ca.pem"), &write(d, "vendor.exe", &signed))
         .expect("verifies against the root");
     assert!(report.contains("CN=relyard test publisher"), "{report}");

@@ -173,6 +173,15 @@ impl AuthenticodeKey {
         }
     }
 
+    /// Whether `certificates` (DER) are exactly this key's chain, in any order.
+    fn carries_chain(&self, certificates: &[Vec<u8>]) -> bool {
+        let mut ours: Vec<Vec<u8>> = self.chain.iter().filter_map(|c| c.to_der().ok()).collect();
+        let mut theirs = certificates.to_vec();
+        ours.sort();
+        theirs.sort();
+        ours.len() == self.chain.len() && ours == theirs
+    }
+
     fn leaf(&self) -> Option<&Certificate> {
         self.chain.first()
     }
@@ -288,6 +297,9 @@ impl Signer for AuthenticodeKey {
         {
             return Err(self.verify_failed("signed by another certificate"));
         }
+        if !self.carries_chain(&parts.certificates) {
+            return Err(self.verify_failed("the signature does not carry this key's chain"));
+        }
         self.key
             .to_public_key()
             .verify(
@@ -331,4 +343,34 @@ fn flip_section_byte(image: &[u8]) -> Vec<u8> {
         *b ^= 0x01;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every change of one bit in the certificate table is rejected, even when the forger also
+    /// fixes the PE checksum: versions, algorithms, the carried chain, attributes, the signature
+    /// and the padding are all checked, not only the RSA signature.
+    #[test]
+    fn no_bit_of_the_signature_can_change() {
+        let key = AuthenticodeKey::generate("flips").expect("generate");
+        let input = key.proof_input();
+        let signed = key.sign(&input).expect("sign").signature;
+        let parsed = Pe::parse(&signed).expect("parse");
+        let (table_at, checksum_at) = (parsed.cert_table_offset(), parsed.checksum_offset());
+        for at in table_at..signed.len() {
+            for bit in [0x01, 0x80] {
+                let mut forged = signed.clone();
+                forged[at] ^= bit;
+                let sum = pe::checksum(&forged, checksum_at);
+                forged[checksum_at..checksum_at + 4].copy_from_slice(&sum.to_le_bytes());
+                assert!(
+                    key.verify(&input, &forged).is_err(),
+                    "byte {} of the table, bit {bit:#x}",
+                    at - table_at
+                );
+            }
+        }
+    }
 }

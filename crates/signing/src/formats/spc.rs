@@ -74,6 +74,8 @@ pub(crate) struct SignatureParts {
     /// The DER of the signed attributes (a SET), which is what the RSA signature covers.
     pub signed_attributes: Vec<u8>,
     pub signature: Vec<u8>,
+    /// The DER of each certificate the signature carries, in the blob's (sorted) order.
+    pub certificates: Vec<Vec<u8>>,
 }
 
 fn sha256_algorithm() -> AlgorithmIdentifierOwned {
@@ -81,6 +83,15 @@ fn sha256_algorithm() -> AlgorithmIdentifierOwned {
         oid: SHA256,
         parameters: Some(Any::null()),
     }
+}
+
+fn null_or_absent(parameters: &Option<Any>) -> bool {
+    parameters.as_ref().is_none_or(|p| *p == Any::null())
+}
+
+/// SHA-256 with NULL or absent parameters.
+fn is_sha256(alg: &AlgorithmIdentifierOwned) -> bool {
+    alg.oid == SHA256 && null_or_absent(&alg.parameters)
 }
 
 fn der_err(e: der::Error) -> String {
@@ -238,6 +249,12 @@ pub(crate) fn parse(blob: &[u8]) -> Result<SignatureParts, String> {
         ));
     }
     let signed: SignedData = info.content.decode_as().map_err(der_err)?;
+    if signed.version != CmsVersion::V1 {
+        return Err(format!("SignedData version {:?}, not 1", signed.version));
+    }
+    if signed.digest_algorithms.len() != 1 || !signed.digest_algorithms.iter().all(is_sha256) {
+        return Err("the digest algorithms are not just SHA-256".into());
+    }
     let encap = &signed.encap_content_info;
     if encap.econtent_type != SPC_INDIRECT_DATA {
         return Err(format!(
@@ -253,7 +270,7 @@ pub(crate) fn parse(blob: &[u8]) -> Result<SignatureParts, String> {
             indirect.data.value_type
         ));
     }
-    if indirect.message_digest.digest_algorithm.oid != SHA256 {
+    if !is_sha256(&indirect.message_digest.digest_algorithm) {
         return Err(format!(
             "image hash algorithm {}, not SHA-256",
             indirect.message_digest.digest_algorithm.oid
@@ -264,13 +281,16 @@ pub(crate) fn parse(blob: &[u8]) -> Result<SignatureParts, String> {
         (Some(s), None) => s,
         _ => return Err("not exactly one signer".into()),
     };
-    if signer.digest_alg.oid != SHA256 {
+    if signer.version != CmsVersion::V1 || !is_sha256(&signer.digest_alg) {
         return Err(format!(
-            "signer digest {}, not SHA-256",
-            signer.digest_alg.oid
+            "signer version {:?} digest {}, not 1 and SHA-256",
+            signer.version, signer.digest_alg.oid
         ));
     }
-    if ![RSA_ENCRYPTION, SHA256_WITH_RSA].contains(&signer.signature_algorithm.oid) {
+    let algorithm = &signer.signature_algorithm;
+    if ![RSA_ENCRYPTION, SHA256_WITH_RSA].contains(&algorithm.oid)
+        || !null_or_absent(&algorithm.parameters)
+    {
         return Err(format!(
             "signature algorithm {}, not RSA",
             signer.signature_algorithm.oid
@@ -292,7 +312,20 @@ pub(crate) fn parse(blob: &[u8]) -> Result<SignatureParts, String> {
     if digest.as_bytes() != Sha256::digest(content.value()).as_slice() {
         return Err("the signed message digest does not match the SpcIndirectDataContent".into());
     }
+    if signer.unsigned_attrs.is_some() || signed.crls.is_some() {
+        return Err("unsigned attributes or CRLs (a countersignature?) are not ours".into());
+    }
+    let certificates = signed
+        .certificates
+        .iter()
+        .flat_map(|set| set.0.iter())
+        .map(|choice| match choice {
+            CertificateChoices::Certificate(cert) => cert.to_der().map_err(der_err),
+            CertificateChoices::Other(_) => Err("a certificate that is not X.509".to_string()),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(SignatureParts {
+        certificates,
         image_digest: indirect.message_digest.digest.as_bytes().to_vec(),
         signer: sid.clone(),
         signed_attributes: attrs.to_der().map_err(der_err)?,

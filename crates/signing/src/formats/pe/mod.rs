@@ -179,6 +179,17 @@ impl<'a> Pe<'a> {
         out
     }
 
+    /// Where the certificate table starts (0 when there is none).
+    #[cfg(test)]
+    pub(crate) fn cert_table_offset(&self) -> usize {
+        self.cert_table.map_or(0, |(at, _)| at)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn checksum_offset(&self) -> usize {
+        self.checksum_at
+    }
+
     pub(crate) fn stored_checksum(&self) -> u32 {
         le32(self.bytes, self.checksum_at).unwrap_or(0)
     }
