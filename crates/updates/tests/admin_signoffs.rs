@@ -322,3 +322,57 @@ async fn bad_scheduled_changes_are_400() {
             .await;
     assert_eq!(not_a_number.status, 400);
 }
+
+#[tokio::test]
+async fn a_scheduler_holding_the_role_signs_off_and_one_change_per_rule_is_pending() {
+    let p = protected().await;
+    // The fixture's change is pending: another one for the same rule is refused.
+    let again = json!({"change_type": "update", "rule_id": p.rule_id, "data_version": 1,
+                       "backgroundRate": 5, "when": p.when});
+    let refused =
+        p.a.call(
+            Some(&p.admin),
+            "POST",
+            "/scheduled_changes/rules",
+            Some(&again),
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert_eq!(refused.body["detail"], "ChangeScheduledError");
+    let path = format!("/scheduled_changes/rules/{}?data_version=1", p.sc_id);
+    let deleted = p.a.call(Some(&p.admin), "DELETE", &path, None).await;
+    assert_eq!(deleted.status, 200, "{}", deleted.text);
+
+    // bill may change rules and holds relman: scheduling signs off for him.
+    let bill =
+        p.a.bearer("test/bill", &["updates:rule:*", "updates:role:relman"])
+            .await;
+    let sc =
+        p.a.call(
+            Some(&bill),
+            "POST",
+            "/scheduled_changes/rules",
+            Some(&again),
+        )
+        .await;
+    assert_eq!(sc.status, 200, "{}", sc.text);
+    assert_eq!(sc.body["signoffs"], json!({"test/bill": "relman"}));
+    let sc_id = sc.body["sc_id"].as_i64().expect("sc_id");
+    let report = p.enact_due().await;
+    assert_eq!(report.waiting, vec![sc_id], "two are needed");
+    let mary = p.a.bearer("test/mary", &["updates:role:relman"]).await;
+    let signed =
+        p.a.call(
+            Some(&mary),
+            "POST",
+            &format!("/scheduled_changes/rules/{sc_id}/signoffs"),
+            Some(&json!({"role": "relman"})),
+        )
+        .await;
+    assert_eq!(signed.status, 200, "{}", signed.text);
+    assert_eq!(p.enact_due().await.enacted, vec![sc_id]);
+    let rule =
+        p.a.call(None, "GET", &format!("/rules/{}", p.rule_id), None)
+            .await;
+    assert_eq!(rule.body["backgroundRate"], 5);
+}

@@ -97,6 +97,9 @@ impl From<StoreError> for AdminError {
                 ))),
             },
             StoreError::NotFound { .. } => AdminError::not_found(text),
+            StoreError::AlreadyScheduled { .. } => {
+                AdminError::bad_field("ChangeScheduledError", text)
+            }
             StoreError::ReadOnly(_) => AdminError::forbidden(text),
             StoreError::NoRole { .. } => AdminError::forbidden(text),
             StoreError::Exists { .. }

@@ -15,10 +15,10 @@ use serde_json::{json, Map, Value};
 use super::body::Fields;
 use super::error::{AdminError, AdminResult};
 use super::releases::{change_read_only, find, name_matches, refuse_if_protected};
-use super::scheduled::when_of;
+use super::scheduled::{auto_sign_off, when_of};
 use super::scopes::{require, Thing};
 use super::AdminState;
-use crate::store::{self, ChangeType, NewReleaseChange};
+use crate::store::{self, ChangeType, NewReleaseChange, ScKind};
 
 pub fn routes() -> Router<AdminState> {
     Router::new()
@@ -118,11 +118,12 @@ async fn schedule(
     caller: &Caller,
     change: NewReleaseChange,
 ) -> AdminResult<Response> {
+    let required = store::release_required(&st.db, &change.name).await?;
     let sc = store::schedule_release_change(&st.db, caller.name(), &change).await?;
-    Ok(
-        Json(json!({"sc_data_versions": versions(sc.data_version), "sc_id": sc.sc_id}))
-            .into_response(),
-    )
+    let signoffs = auto_sign_off(st, caller, ScKind::Releases, sc.sc_id, &required).await?;
+    let body = json!({"sc_data_versions": versions(sc.data_version), "sc_id": sc.sc_id,
+                      "signoffs": signoffs});
+    Ok(Json(body).into_response())
 }
 
 /// `PUT /v2/releases/<name> {blob, product, old_data_versions?, when?}`.

@@ -14,7 +14,8 @@ use serde_json::{json, Value};
 use super::body::{query_int, Fields};
 use super::error::{AdminError, AdminResult};
 use super::scheduled::{
-    enacted_reply, revisions_of, revoke_for, role_of, sc_id_of, signoffs_json, when_of,
+    auto_sign_off, enacted_reply, revisions_of, revoke_for, role_of, sc_id_of, signoffs_json,
+    when_of,
 };
 use super::scopes::{require, Thing, ADMIN, ENACT};
 use super::AdminState;
@@ -155,8 +156,10 @@ async fn create(
         }
     }
     require_for(&st, &caller, &change).await?;
+    let required = store::release_required(&st.db, &change.name).await?;
     let sc = store::schedule_release_change(&st.db, caller.name(), &change).await?;
-    Ok(Json(json!({"sc_id": sc.sc_id, "signoffs": {}})))
+    let signoffs = auto_sign_off(&st, &caller, ScKind::Releases, sc.sc_id, &required).await?;
+    Ok(Json(json!({"sc_id": sc.sc_id, "signoffs": signoffs})))
 }
 
 async fn edit(

@@ -226,13 +226,35 @@ async fn create(
     };
     let rules: Vec<&Rule> = current.iter().chain([&rule]).collect();
     require_for_change(&caller, change_type, &rules)?;
+    let table = store::list_required_signoffs(&st.db).await?;
+    let required = required_for(&table, rules.iter().copied());
     let change = NewChange {
         change_type,
         rule,
         when,
     };
     let sc = store::schedule_rule_change(&st.db, caller.name(), &change).await?;
-    Ok(Json(json!({"sc_id": sc.sc_id, "signoffs": {}})))
+    let signoffs = auto_sign_off(&st, &caller, ScKind::Rules, sc.sc_id, &required).await?;
+    Ok(Json(json!({"sc_id": sc.sc_id, "signoffs": signoffs})))
+}
+
+/// Balrog's automatic sign-off: a scheduler holding exactly one of the roles the change needs
+/// signs with it (with several, which one is unclear, so they sign by hand). Answers the
+/// change's sign-offs.
+pub(super) async fn auto_sign_off(
+    st: &AdminState,
+    caller: &Caller,
+    kind: ScKind,
+    sc_id: i64,
+    required: &crate::signoffs::Required,
+) -> AdminResult<Value> {
+    let held: Vec<&String> = required.keys().filter(|r| holds_role(caller, r)).collect();
+    if let [role] = held.as_slice() {
+        store::sign_off_holding(&st.db, kind, sc_id, caller.name(), role).await?;
+    }
+    Ok(signoffs_json(
+        &store::signoffs_of(&st.db, kind, sc_id).await?,
+    ))
 }
 
 /// `POST /scheduled_changes/rules/<sc_id>`: new time and/or new rule fields, named by the

@@ -37,6 +37,13 @@ pub enum StoreError {
     /// A scheduled change that was enacted (or failed) can no longer be signed or changed.
     #[error("scheduled change {0} is no longer pending")]
     NotPending(i64),
+    /// Balrog's `ChangeScheduledError`: a row has one pending scheduled change at a time.
+    #[error("{what} {key} already has a scheduled change ({sc_id})")]
+    AlreadyScheduled {
+        what: &'static str,
+        key: String,
+        sc_id: i64,
+    },
     #[error("invalid scheduled change: {0}")]
     InvalidChange(String),
     #[error("invalid release blob: {0}")]

@@ -154,6 +154,21 @@ pub async fn schedule_release_change(
         _ => {}
     }
     let mut tx = db.begin().await?;
+    let pending = sqlx::query(&format!(
+        "SELECT sc_id FROM updates_releases_scheduled_changes \
+         WHERE name = $1 AND complete = 0 AND failed IS NULL{}",
+        db.for_update()
+    ))
+    .bind(change.name.clone())
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(row) = pending {
+        return Err(StoreError::AlreadyScheduled {
+            what: "release",
+            key: change.name.clone(),
+            sc_id: row.try_get("sc_id")?,
+        });
+    }
     let sc_id = next_id(&mut tx, "updates_releases_scheduled_changes").await?;
     sqlx::query(
         "INSERT INTO updates_releases_scheduled_changes (sc_id, change_type, name, product, \

@@ -110,12 +110,9 @@ pub async fn schedule_rule_change(
     let (rule_id, new_row, base) = match change.change_type {
         ChangeType::Insert => ((rule.rule_id > 0).then_some(rule.rule_id), Some(rule), None),
         ChangeType::Update | ChangeType::Delete => {
-            let Some(current) = get_rule_in(&mut tx, rule.rule_id).await? else {
-                return Err(StoreError::NotFound {
-                    what: "rule",
-                    key: rule.rule_id.to_string(),
-                });
-            };
+            // Locked, so two schedulers of one rule are serialized and the second one sees
+            // the first one's change below.
+            let current = super::rules::locked(db, &mut tx, rule.rule_id).await?;
             let key = rule.rule_id.to_string();
             super::check_version("rule", &key, rule.data_version, current.data_version)?;
             let new_row = (change.change_type == ChangeType::Update).then_some(rule);
@@ -126,6 +123,23 @@ pub async fn schedule_rule_change(
         .map(serde_json::to_string)
         .transpose()
         .map_err(|e| StoreError::InvalidChange(format!("rule to JSON: {e}")))?;
+    if let Some(id) = rule_id {
+        let pending = sqlx::query(&format!(
+            "SELECT sc_id FROM updates_rules_scheduled_changes \
+             WHERE rule_id = $1 AND complete = 0 AND failed IS NULL{}",
+            db.for_update()
+        ))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = pending {
+            return Err(StoreError::AlreadyScheduled {
+                what: "rule",
+                key: id.to_string(),
+                sc_id: row.try_get("sc_id")?,
+            });
+        }
+    }
     let sc_id = next_id(&mut tx, "updates_rules_scheduled_changes").await?;
     sqlx::query(
         "INSERT INTO updates_rules_scheduled_changes (sc_id, change_type, rule_id, new_row, \
