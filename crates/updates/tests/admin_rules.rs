@@ -328,3 +328,38 @@ async fn protected_rules_change_only_through_scheduled_changes() {
     let now = a.call(None, "GET", &format!("/rules/{id}"), None).await;
     assert_eq!(now.body["backgroundRate"], 100);
 }
+
+#[tokio::test]
+async fn rules_history_lists_rule_and_scheduled_changes() {
+    let (a, admin, id) = one_rule().await;
+    let body = json!({"backgroundRate": 7, "data_version": 1});
+    a.call(Some(&admin), "PUT", &format!("/rules/{id}"), Some(&body))
+        .await;
+    let when = relyard_core::Timestamp::now().millis() + 60_000;
+    let change = json!({"change_type": "delete", "rule_id": id, "data_version": 2,
+                        "when": when});
+    let sc = a
+        .call(
+            Some(&admin),
+            "POST",
+            "/scheduled_changes/rules",
+            Some(&change),
+        )
+        .await;
+    assert_eq!(sc.status, 200, "{}", sc.text);
+    let all = a
+        .call(None, "GET", "/rules/history?product=Firefox", None)
+        .await;
+    assert_eq!(all.status, 200, "{}", all.text);
+    assert_eq!(all.body["Rules"]["count"], 2);
+    assert_eq!(all.body["Rules"]["revisions"][0]["backgroundRate"], 7);
+    assert_eq!(all.body["Rules scheduled change"]["count"], 1);
+    let nobody = a
+        .call(None, "GET", "/rules/history?changed_by=someone", None)
+        .await;
+    assert_eq!(nobody.body["Rules"]["count"], 0);
+    let bad = a
+        .call(None, "GET", "/rules/history?timestamp_from=x", None)
+        .await;
+    assert_eq!(bad.status, 400);
+}

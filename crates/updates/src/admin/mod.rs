@@ -55,6 +55,7 @@ pub fn router(state: AdminState) -> Router {
     Router::new()
         .route("/rules", get(rules::list).post(rules::create))
         .route("/rules/columns/{column}", get(rules::column))
+        .route("/rules/history", get(rules::all_history))
         .route(
             "/rules/{id_or_alias}",
             get(rules::get_one)

@@ -441,3 +441,35 @@ pub(super) fn distinct_column(column: String, all: Vec<Value>) -> Json<Value> {
     out.insert(column, Value::Array(values));
     Json(Value::Object(out))
 }
+
+/// `GET /rules/history`: Balrog's combined history of every rule and every scheduled rule
+/// change, each paginated (`?page=&limit=`) and filtered by `?changed_by=`,
+/// `?timestamp_from=`, `?timestamp_to=` (ms) and, for rule changes, `?product=`, `?channel=`.
+pub async fn all_history(
+    State(st): State<AdminState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> AdminResult<Json<Value>> {
+    let from = query_int(&q, "timestamp_from")?;
+    let to = query_int(&q, "timestamp_to")?;
+    let keep = |changed_by: &str, at: i64, row: Option<&Value>, by_columns: bool| {
+        let field = |k: &str| row.and_then(|r| r.get(k)).and_then(Value::as_str);
+        let column = |k: &str| !by_columns || q.get(k).is_none_or(|v| field(k) == Some(v));
+        q.get("changed_by").is_none_or(|c| c == changed_by)
+            && from.is_none_or(|f| at >= f)
+            && to.is_none_or(|t| at <= t)
+            && column("product")
+            && column("channel")
+    };
+    let mut rules = store::all_rule_history(&st.db).await?;
+    rules.retain(|h| keep(&h.changed_by, h.timestamp.millis(), h.new.as_ref(), true));
+    let rules = history_page(rules, &q, "revisions", revision_json)?;
+    let all = store::all_sc_history(&st.db, store::ScKind::Rules).await?;
+    let mut scs = super::scheduled::as_history_rows(all);
+    // As in Balrog, product and channel filter rule changes only (its scheduled-change
+    // history has no such columns to filter on).
+    scs.retain(|h| keep(&h.changed_by, h.timestamp.millis(), None, false));
+    let scs = history_page(scs, &q, "revisions", revision_json)?;
+    Ok(Json(
+        json!({"Rules": rules.0, "Rules scheduled change": scs.0}),
+    ))
+}

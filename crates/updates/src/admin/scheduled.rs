@@ -421,15 +421,9 @@ async fn revoke(
     revoke_for(&st, ScKind::Rules, &caller, sc.sc_id, &q).await
 }
 
-/// History of a scheduled change, newest first, paginated as Balrog's revisions.
-pub(super) async fn revisions_of(
-    st: &AdminState,
-    kind: ScKind,
-    sc_id: i64,
-    q: &HashMap<String, String>,
-) -> AdminResult<Json<Value>> {
-    let history = store::sc_history(&st.db, kind, sc_id).await?;
-    let rows = history
+/// Scheduled-change history in the shape the revision listings page through.
+pub(super) fn as_history_rows(history: Vec<store::ScHistoryRow>) -> Vec<store::HistoryRow> {
+    history
         .into_iter()
         .map(|h| store::HistoryRow {
             change_id: h.change_id,
@@ -439,7 +433,17 @@ pub(super) async fn revisions_of(
             old: None,
             new: h.row,
         })
-        .collect();
+        .collect()
+}
+
+/// History of a scheduled change, newest first, paginated as Balrog's revisions.
+pub(super) async fn revisions_of(
+    st: &AdminState,
+    kind: ScKind,
+    sc_id: i64,
+    q: &HashMap<String, String>,
+) -> AdminResult<Json<Value>> {
+    let rows = as_history_rows(store::sc_history(&st.db, kind, sc_id).await?);
     let mut page = history_page(rows, q, "revisions", super::rules::revision_json)?;
     if let Some(revs) = page.0.get_mut("revisions").and_then(Value::as_array_mut) {
         for r in revs {

@@ -77,6 +77,17 @@ pub async fn release_history(db: &Db, name: &str) -> StoreResult<Vec<HistoryRow>
     rows.iter().map(from_row).collect()
 }
 
+/// Every change of every rule, oldest first (Balrog's `/rules/history`).
+pub async fn all_rule_history(db: &Db) -> StoreResult<Vec<HistoryRow>> {
+    let rows = sqlx::query(
+        "SELECT change_id, changed_by, timestamp, data_version, old_row, new_row \
+         FROM updates_rules_history ORDER BY change_id",
+    )
+    .fetch_all(db.reader())
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
 fn history_query(table: &str, key: &str) -> String {
     format!(
         "SELECT change_id, changed_by, timestamp, data_version, old_row, new_row FROM {table} \

@@ -23,7 +23,7 @@ mod signoffs;
 
 pub use enact::{enact_due, EnactReport, ENACT_LEASE};
 pub use error::{StoreError, StoreResult};
-pub use history::{release_history, rule_history, HistoryRow};
+pub use history::{all_rule_history, release_history, rule_history, HistoryRow};
 pub use leases::{release_lease, take_lease};
 pub use merge::{merge_blobs, MergeConflict};
 pub use permissions::{grant_permission, revoke_permission, user_permissions, Permission};
@@ -37,7 +37,7 @@ pub use releases::{
 };
 pub use rules::{create_rule, delete_rule, find_rule, get_rule, list_rules, update_rule};
 pub use sc_manage::{
-    delete_scheduled, edit_rule_change, enact_rule_change_now, list_rule_changes,
+    all_sc_history, delete_scheduled, edit_rule_change, enact_rule_change_now, list_rule_changes,
     revoke_signoff_of, rule_change_json, sc_history, sign_off_holding, Enacted, ScHistoryRow,
     ScKind,
 };

@@ -81,14 +81,33 @@ pub(super) async fn record_sc(
 
 /// Every recorded change of one scheduled change, oldest first.
 pub async fn sc_history(db: &Db, kind: ScKind, sc_id: i64) -> StoreResult<Vec<ScHistoryRow>> {
-    let rows = sqlx::query(
+    sc_history_where(db, kind, Some(sc_id)).await
+}
+
+/// Every recorded change of every scheduled change of `kind`, oldest first.
+pub async fn all_sc_history(db: &Db, kind: ScKind) -> StoreResult<Vec<ScHistoryRow>> {
+    sc_history_where(db, kind, None).await
+}
+
+async fn sc_history_where(
+    db: &Db,
+    kind: ScKind,
+    sc_id: Option<i64>,
+) -> StoreResult<Vec<ScHistoryRow>> {
+    let one = if sc_id.is_some() {
+        " AND sc_id = $2"
+    } else {
+        ""
+    };
+    let sql = format!(
         "SELECT change_id, changed_by, timestamp, data_version, row_json \
-         FROM updates_scheduled_changes_history WHERE kind = $1 AND sc_id = $2 ORDER BY change_id",
-    )
-    .bind(kind.as_str())
-    .bind(sc_id)
-    .fetch_all(db.reader())
-    .await?;
+         FROM updates_scheduled_changes_history WHERE kind = $1{one} ORDER BY change_id"
+    );
+    let mut query = sqlx::query(&sql).bind(kind.as_str());
+    if let Some(id) = sc_id {
+        query = query.bind(id);
+    }
+    let rows = query.fetch_all(db.reader()).await?;
     rows.iter()
         .map(|r| {
             let text: Option<String> = r.try_get("row_json")?;
