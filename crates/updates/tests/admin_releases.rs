@@ -304,3 +304,41 @@ async fn bad_release_bodies_are_400() {
     let list = a.call(None, "GET", "/releases", None).await;
     assert_eq!(list.body, json!({"releases": []}));
 }
+
+#[tokio::test]
+async fn many_build_machines_at_once_all_land() {
+    let a = std::sync::Arc::new(Admin::start().await);
+    let admin = a.bearer("test/builder", &["updates:admin"]).await;
+    let first = a
+        .call(
+            Some(&admin),
+            "PUT",
+            "/releases/R/builds/p/de",
+            Some(&locale_body("aa", None)),
+        )
+        .await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    // Eight submissions, all based on data_version 1, at the same time.
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let (a, admin) = (a.clone(), admin.clone());
+        tasks.push(tokio::spawn(async move {
+            let path = format!("/releases/R/builds/p/l{i}");
+            let body = locale_body(&format!("h{i}"), Some(1));
+            a.call(Some(&admin), "PUT", &path, Some(&body)).await
+        }));
+    }
+    for t in tasks {
+        let r = t.await.expect("task");
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let blob = a.call(None, "GET", "/releases/R", None).await;
+    assert_eq!(blob.header("X-Data-Version"), Some("9"));
+    let locales = blob.body["platforms"]["p"]["locales"]
+        .as_object()
+        .expect("locales");
+    assert_eq!(locales.len(), 9, "{locales:?}");
+    for i in 0..8 {
+        assert_eq!(locales[&format!("l{i}")], locale(&format!("h{i}")));
+    }
+}
