@@ -144,6 +144,15 @@ async fn users_are_read_from_scopes() {
         other.status, 403,
         "viewing others needs updates:permission:view"
     );
+    let viewer = a.bearer("test/viewer", &["updates:permission:view"]).await;
+    let seen = a
+        .call(Some(&viewer), "GET", "/users/test%2Fbill/roles", None)
+        .await;
+    assert_eq!(seen.body, roles.body, "{}", seen.text);
+    let unknown = a
+        .call(Some(&viewer), "GET", "/users/nobody/permissions", None)
+        .await;
+    assert_eq!(unknown.status, 404);
     let anonymous = a.call(None, "GET", "/users/current", None).await;
     assert_eq!(anonymous.body["username"], "anonymous");
 }

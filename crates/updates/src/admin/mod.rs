@@ -34,11 +34,25 @@ use crate::UpdatesService;
 pub struct AdminState {
     pub db: Db,
     pub service: UpdatesService,
+    /// Where other users' scopes come from (`/users/<u>/…`); without it only the caller's own
+    /// are known.
+    auth: Option<std::sync::Arc<relyard_auth::AuthService>>,
 }
 
 impl AdminState {
     pub fn new(db: Db, service: UpdatesService) -> AdminState {
-        AdminState { db, service }
+        AdminState {
+            db,
+            service,
+            auth: None,
+        }
+    }
+
+    /// Lets `/users/<u>/permissions` and `/users/<u>/roles` answer for other clients too (for
+    /// callers holding `updates:permission:view`).
+    pub fn with_auth(mut self, auth: std::sync::Arc<relyard_auth::AuthService>) -> AdminState {
+        self.auth = Some(auth);
+        self
     }
 
     /// Tells the service a change committed. The change is in the database already, so a

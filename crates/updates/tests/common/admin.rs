@@ -76,7 +76,7 @@ impl Admin {
         let service = UpdatesService::from_db(db.clone(), Arc::new(|| 0u8))
             .await
             .expect("updates service");
-        let state = AdminState::new(db.clone(), service.clone());
+        let state = AdminState::new(db.clone(), service.clone()).with_auth(Arc::clone(&auth));
         let app = Router::new()
             .nest("/api/updates/v1", router(state))
             .nest("/api/auth/v1", relyard_auth::router(Arc::clone(&auth)))
