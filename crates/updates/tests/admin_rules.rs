@@ -262,6 +262,31 @@ async fn bad_bodies_are_400() {
                 .to_string(),
         ),
         ("PUT", &path, json!({"mapping": "Firefox-1"}).to_string()),
+        (
+            "PUT",
+            &path,
+            json!({"version": "abc", "data_version": 1}).to_string(),
+        ),
+        (
+            "PUT",
+            &path,
+            json!({"version": ">1.0,2.0", "data_version": 1}).to_string(),
+        ),
+        (
+            "PUT",
+            &path,
+            json!({"version": "~1.0", "data_version": 1}).to_string(),
+        ),
+        (
+            "PUT",
+            &path,
+            json!({"buildID": ">abc", "data_version": 1}).to_string(),
+        ),
+        (
+            "PUT",
+            &path,
+            json!({"priority": -1, "data_version": 1}).to_string(),
+        ),
         ("PUT", &path, json!({"data_version": "x"}).to_string()),
         (
             "PUT",
@@ -362,4 +387,25 @@ async fn rules_history_lists_rule_and_scheduled_changes() {
         .call(None, "GET", "/rules/history?timestamp_from=x", None)
         .await;
     assert_eq!(bad.status, 400);
+}
+
+#[tokio::test]
+async fn valid_version_and_build_id_patterns_are_taken() {
+    let (a, admin, id) = one_rule().await;
+    let mut dv = 1;
+    for (field, value) in [
+        ("version", "<70.0"),
+        ("version", "70.0,71.0.1"),
+        ("version", "70.*"),
+        ("buildID", ">=20240101000000"),
+        ("buildID", "20240101000000"),
+    ] {
+        let mut body = json!({"data_version": dv});
+        body[field] = json!(value);
+        let r = a
+            .call(Some(&admin), "PUT", &format!("/rules/{id}"), Some(&body))
+            .await;
+        assert_eq!(r.status, 200, "{field}={value}: {}", r.text);
+        dv += 1;
+    }
 }

@@ -113,6 +113,7 @@ pub(super) fn rule_from_fields(base: Option<&Rule>, f: &Fields) -> AdminResult<R
             ));
         }
     }
+    check_columns(&rule)?;
     if let Some(alias) = &rule.alias {
         let ok = alias
             .chars()
@@ -129,6 +130,54 @@ pub(super) fn rule_from_fields(base: Option<&Rule>, f: &Fields) -> AdminResult<R
         }
     }
     Ok(rule)
+}
+
+/// Balrog's format checks of a rule's columns (`jsonschema_validators`): `version` a
+/// MozillaVersion or a comma list of them (relational operators only on a single one;
+/// checked for products whose versions are Mozilla's), `buildID` an operator and an integer,
+/// `priority` ≥ 0.
+fn check_columns(rule: &Rule) -> AdminResult<()> {
+    use crate::matching::{get_op, Op, VersionClass};
+    let bad = |msg: String| AdminError::bad_field("Bad Request", msg);
+    if rule.priority.is_some_and(|p| p < 0) {
+        return Err(bad("priority field value should be an integer >= 0".into()));
+    }
+    let mozilla = rule
+        .product
+        .as_deref()
+        .is_none_or(|p| VersionClass::for_product(p) == VersionClass::Mozilla);
+    if let (Some(version), true) = (rule.version.as_deref(), mozilla) {
+        let items: Vec<&str> = version.split(',').collect();
+        for item in &items {
+            let (op, operand) = get_op(item).map_err(|_| {
+                bad(format!(
+                    "Invalid input for {version}. No Operator or Match found."
+                ))
+            })?;
+            if items.len() > 1 && !matches!(op, Op::Eq | Op::EitherEq) {
+                return Err(bad(format!(
+                    "Invalid input for {version}. Relational Operators are not allowed when \
+                     providing a list of versions."
+                )));
+            }
+            crate::versions::MozVersion::parse(operand).map_err(|_| {
+                bad(format!(
+                    "Couldn't parse version for {version}. Invalid '{version}' input value"
+                ))
+            })?;
+        }
+    }
+    if let Some(build_id) = rule.build_id.as_deref() {
+        let (_, operand) = get_op(build_id).map_err(|_| {
+            bad(format!(
+                "Invalid input for buildID : {build_id}. No Operator or Match found."
+            ))
+        })?;
+        if operand.trim_end_matches('*').parse::<u64>().is_err() {
+            return Err(bad("Invalid input for buildID: must be an integer.".into()));
+        }
+    }
+    Ok(())
 }
 
 fn normalize(key: &str, value: &Value) -> AdminResult<Value> {
