@@ -10,9 +10,12 @@
 
 mod body;
 mod error;
+mod listing;
+mod locales;
 mod releases;
 mod releases_v2;
 mod required;
+mod rule_form;
 mod rules;
 mod sc_releases;
 mod scheduled;
@@ -92,7 +95,7 @@ pub fn router(state: AdminState) -> Router {
         )
         .route(
             "/releases/{name}/builds/{platform}/{locale}",
-            get(releases::get_locale).put(releases::put_locale),
+            get(locales::get_locale).put(locales::put_locale),
         )
         .route(
             "/releases/{name}/read_only",

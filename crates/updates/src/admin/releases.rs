@@ -8,14 +8,13 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use http::StatusCode;
-use relyard_auth::scopes::ScopeExpr;
 use relyard_auth::Caller;
 use serde_json::{json, Map, Value};
 
 use super::body::{query_int, Fields};
 use super::error::{AdminError, AdminResult};
-use super::rules::{distinct_column, history_page, with_data_version};
-use super::scopes::{permission, require, Thing};
+use super::listing::{distinct_column, history_page, with_data_version};
+use super::scopes::{require, Thing};
 use super::AdminState;
 use crate::store::{self, StoredRelease};
 
@@ -63,12 +62,12 @@ pub(super) fn name_matches(name: &str, blob: &Value) -> AdminResult<()> {
     }
 }
 
-fn new_data_version(status: StatusCode, data_version: i64) -> Response {
+pub(super) fn new_data_version(status: StatusCode, data_version: i64) -> Response {
     (status, Json(json!({"new_data_version": data_version}))).into_response()
 }
 
 /// Creates a release a write named before it existed: 201 with its data_version.
-async fn create_new(
+pub(super) async fn create_new(
     st: &AdminState,
     caller: &Caller,
     name: &str,
@@ -189,16 +188,16 @@ pub async fn ensure(
 
 /// The parts of Balrog's `changeRelease` form both `POST /releases/<name>` and the locale
 /// `PUT` read.
-struct ReleaseForm {
-    product: String,
-    data: Value,
+pub(super) struct ReleaseForm {
+    pub(super) product: String,
+    pub(super) data: Value,
     data_version: Option<i64>,
     schema_version: Option<i64>,
     hash_function: Option<String>,
 }
 
 impl ReleaseForm {
-    fn parse(fields: &Fields) -> AdminResult<ReleaseForm> {
+    pub(super) fn parse(fields: &Fields) -> AdminResult<ReleaseForm> {
         let product = fields.required_str("product")?.to_string();
         let data = fields
             .json_doc("data")?
@@ -230,7 +229,7 @@ impl ReleaseForm {
     }
 
     /// The blob Balrog starts a release with when a write names one that does not exist.
-    fn fresh_blob(&self, name: &str) -> AdminResult<Map<String, Value>> {
+    pub(super) fn fresh_blob(&self, name: &str) -> AdminResult<Map<String, Value>> {
         let Some(schema_version) = self.schema_version else {
             return Err(AdminError::bad_request("schema_version is required"));
         };
@@ -245,7 +244,7 @@ impl ReleaseForm {
 
     /// Balrog's checks against an existing release: a data_version, the same product and
     /// hash function.
-    fn check_existing(&self, old: &StoredRelease) -> AdminResult<i64> {
+    pub(super) fn check_existing(&self, old: &StoredRelease) -> AdminResult<i64> {
         let Some(dv) = self.data_version else {
             return Err(AdminError::bad_request(
                 "Release exists, data_version must be provided",
@@ -326,130 +325,6 @@ pub async fn delete(
     store::delete_release(&st.db, caller.name(), &name, dv).await?;
     st.changed().await;
     Ok(StatusCode::OK.into_response())
-}
-
-/// A platform named in a blob that is an alias of another resolves to that one.
-fn resolved_platform(blob: &Value, platform: &str) -> String {
-    blob.pointer(&format!("/platforms/{}/alias", escape(platform)))
-        .and_then(Value::as_str)
-        .unwrap_or(platform)
-        .to_string()
-}
-
-fn escape(key: &str) -> String {
-    key.replace('~', "~0").replace('/', "~1")
-}
-
-pub async fn get_locale(
-    State(st): State<AdminState>,
-    Path((name, platform, locale)): Path<(String, String, String)>,
-) -> AdminResult<Response> {
-    let r = find(&st, &name).await?;
-    let platform = resolved_platform(&r.data, &platform);
-    let pointer = format!(
-        "/platforms/{}/locales/{}",
-        escape(&platform),
-        escape(&locale)
-    );
-    let Some(data) = r.data.pointer(&pointer) else {
-        return Err(AdminError::not_found(format!(
-            "Couldn't find locale identified by: {name}, {platform}, {locale}"
-        )));
-    };
-    Ok(with_data_version(Json(data.clone()), r.data_version))
-}
-
-/// The blob with `data` as the locale's entry, and `aliases` pointing at the platform.
-fn with_locale(
-    blob: &Value,
-    platform: &str,
-    locale: &str,
-    data: &Value,
-    aliases: &[String],
-) -> Value {
-    let mut out = blob.as_object().cloned().unwrap_or_default();
-    let platforms = out.entry("platforms").or_insert_with(|| json!({}));
-    if !platforms.is_object() {
-        *platforms = json!({});
-    }
-    if let Some(ps) = platforms.as_object_mut() {
-        let entry = ps.entry(platform).or_insert_with(|| json!({}));
-        if !entry.is_object() {
-            *entry = json!({});
-        }
-        if let Some(p) = entry.as_object_mut() {
-            let locales = p.entry("locales").or_insert_with(|| json!({}));
-            if !locales.is_object() {
-                *locales = json!({});
-            }
-            if let Some(l) = locales.as_object_mut() {
-                l.insert(locale.to_string(), data.clone());
-            }
-        }
-        for a in aliases {
-            if !ps.contains_key(a) {
-                ps.insert(a.clone(), json!({"alias": platform}));
-            }
-        }
-    }
-    Value::Object(out)
-}
-
-/// `PUT /releases/<name>/builds/<platform>/<locale>`: one locale of a release (balrogclient's
-/// `SingleLocale.update_build`). 201 when the locale is new, 200 when it replaced one.
-pub async fn put_locale(
-    State(st): State<AdminState>,
-    caller: Caller,
-    Path((name, platform, locale)): Path<(String, String, String)>,
-    fields: Fields,
-) -> AdminResult<Response> {
-    let form = ReleaseForm::parse(&fields)?;
-    let aliases: Vec<String> = match fields.json_doc("alias")? {
-        None => Vec::new(),
-        Some(v) => serde_json::from_value(v).map_err(|_| {
-            AdminError::bad_field("Bad Request", "alias must be a list of platform names")
-        })?,
-    };
-    let locale_scope = |product: &str| {
-        ScopeExpr::any_of([
-            permission(Thing::ReleaseLocale, "modify", Some(product)),
-            permission(Thing::Release, "modify", Some(product)),
-        ])
-    };
-    match store::get_release(&st.db, &name).await? {
-        None => {
-            caller.require(&ScopeExpr::all_of([
-                permission(Thing::Release, "create", Some(&form.product)),
-                locale_scope(&form.product),
-            ]))?;
-            let fresh = Value::Object(form.fresh_blob(&name)?);
-            let blob = with_locale(&fresh, &platform, &locale, &form.data, &aliases);
-            create_new(&st, &caller, &name, &form.product, &blob).await
-        }
-        Some(old) => {
-            let dv = form.check_existing(&old)?;
-            caller.require(&locale_scope(&old.product))?;
-            refuse_if_protected(&st, &name).await?;
-            let existed = {
-                let p = resolved_platform(&old.data, &platform);
-                let pointer = format!("/platforms/{}/locales/{}", escape(&p), escape(&locale));
-                old.data.pointer(&pointer).is_some()
-            };
-            let data = form.data.clone();
-            let r = store::update_release_with(&st.db, caller.name(), &name, None, dv, |cur| {
-                let p = resolved_platform(&cur.data, &platform);
-                Ok(with_locale(&cur.data, &p, &locale, &data, &aliases))
-            })
-            .await?;
-            st.changed().await;
-            let status = if existed {
-                StatusCode::OK
-            } else {
-                StatusCode::CREATED
-            };
-            Ok(new_data_version(status, r.data_version))
-        }
-    }
 }
 
 pub async fn get_read_only(

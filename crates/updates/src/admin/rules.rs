@@ -8,250 +8,16 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use http::header::CONTENT_TYPE;
 use relyard_auth::Caller;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
-use super::body::{int_value, query_int, Fields};
+use super::body::{query_int, Fields};
 use super::error::{AdminError, AdminResult};
+use super::listing::{distinct_column, history_page, revision_json, with_data_version};
+use super::rule_form::{check_mappings, refuse_if_protected, rule_from_fields, rule_json, COLUMNS};
 use super::scopes::{require, Thing};
 use super::AdminState;
 use crate::rules::Rule;
-use crate::signoffs::required_for;
 use crate::store;
-
-/// Balrog's rule columns, as its API names them.
-pub(super) const COLUMNS: [&str; 23] = [
-    "rule_id",
-    "alias",
-    "priority",
-    "mapping",
-    "fallbackMapping",
-    "backgroundRate",
-    "update_type",
-    "product",
-    "version",
-    "channel",
-    "buildTarget",
-    "buildID",
-    "locale",
-    "osVersion",
-    "memory",
-    "instructionSet",
-    "jaws",
-    "mig64",
-    "distribution",
-    "distVersion",
-    "headerArchitecture",
-    "comment",
-    "data_version",
-];
-
-/// Fields a rule body may carry besides its columns: the scheduling fields are read by
-/// `/scheduled_changes/rules`, `csrf_token` is sent by Balrog's old UI.
-const EXTRA: [&str; 7] = [
-    "csrf_token",
-    "when",
-    "change_type",
-    "telemetry_product",
-    "telemetry_channel",
-    "telemetry_uptake",
-    "sc_data_version",
-];
-
-pub(super) fn rule_json(rule: &Rule) -> AdminResult<Value> {
-    serde_json::to_value(rule).map_err(|e| AdminError::Api(relyard_core::ApiError::internal(e)))
-}
-
-/// Balrog's `process_rule_form`: strings trimmed, empty ones NULL, CSV columns without
-/// spaces, numbers accepted as strings; the fields given replace those of `base`.
-pub(super) fn rule_from_fields(base: Option<&Rule>, f: &Fields) -> AdminResult<Rule> {
-    let mut obj = match base {
-        Some(r) => match rule_json(r)? {
-            Value::Object(m) => m,
-            _ => Map::new(),
-        },
-        None => Map::new(),
-    };
-    for (key, value) in &f.0 {
-        if key == "rule_id" || key == "data_version" || EXTRA.contains(&key.as_str()) {
-            continue;
-        }
-        if !COLUMNS.contains(&key.as_str()) {
-            return Err(AdminError::bad_field(
-                "Bad Request",
-                format!("Additional properties are not allowed ('{key}' was unexpected)"),
-            ));
-        }
-        obj.insert(key.clone(), normalize(key, value)?);
-    }
-    obj.insert("rule_id".into(), json!(base.map_or(0, |r| r.rule_id)));
-    obj.insert(
-        "data_version".into(),
-        json!(base.map_or(1, |r| r.data_version)),
-    );
-    match obj.get("update_type") {
-        None | Some(Value::Null) => {
-            return Err(AdminError::bad_field(
-                "Bad Request",
-                "update_type cannot be set to null/empty",
-            ))
-        }
-        Some(Value::String(t)) if t != "minor" && t != "major" => {
-            return Err(AdminError::bad_field(
-                "Bad Request",
-                format!("update_type must be minor or major, not {t:?}"),
-            ))
-        }
-        _ => {}
-    }
-    let rule: Rule = serde_json::from_value(Value::Object(obj))
-        .map_err(|e| AdminError::bad_field("Bad Request", format!("invalid rule: {e}")))?;
-    if let Some(rate) = rule.background_rate {
-        if !(0..=100).contains(&rate) {
-            return Err(AdminError::bad_field(
-                "Bad Request",
-                "backgroundRate must be between 0 and 100",
-            ));
-        }
-    }
-    check_columns(&rule)?;
-    if let Some(alias) = &rule.alias {
-        let ok = alias
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic())
-            && alias
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !ok {
-            return Err(AdminError::bad_field(
-                "Bad Request",
-                format!("alias {alias:?} must start with a letter and hold only letters, digits, - and _"),
-            ));
-        }
-    }
-    Ok(rule)
-}
-
-/// Balrog's format checks of a rule's columns (`jsonschema_validators`): `version` a
-/// MozillaVersion or a comma list of them (relational operators only on a single one;
-/// checked for products whose versions are Mozilla's), `buildID` an operator and an integer,
-/// `priority` ≥ 0.
-fn check_columns(rule: &Rule) -> AdminResult<()> {
-    use crate::matching::{get_op, Op, VersionClass};
-    let bad = |msg: String| AdminError::bad_field("Bad Request", msg);
-    if rule.priority.is_some_and(|p| p < 0) {
-        return Err(bad("priority field value should be an integer >= 0".into()));
-    }
-    let mozilla = rule
-        .product
-        .as_deref()
-        .is_none_or(|p| VersionClass::for_product(p) == VersionClass::Mozilla);
-    if let (Some(version), true) = (rule.version.as_deref(), mozilla) {
-        let items: Vec<&str> = version.split(',').collect();
-        for item in &items {
-            let (op, operand) = get_op(item).map_err(|_| {
-                bad(format!(
-                    "Invalid input for {version}. No Operator or Match found."
-                ))
-            })?;
-            if items.len() > 1 && !matches!(op, Op::Eq | Op::EitherEq) {
-                return Err(bad(format!(
-                    "Invalid input for {version}. Relational Operators are not allowed when \
-                     providing a list of versions."
-                )));
-            }
-            crate::versions::MozVersion::parse(operand).map_err(|_| {
-                bad(format!(
-                    "Couldn't parse version for {version}. Invalid '{version}' input value"
-                ))
-            })?;
-        }
-    }
-    if let Some(build_id) = rule.build_id.as_deref() {
-        let (_, operand) = get_op(build_id).map_err(|_| {
-            bad(format!(
-                "Invalid input for buildID : {build_id}. No Operator or Match found."
-            ))
-        })?;
-        if operand.trim_end_matches('*').parse::<u64>().is_err() {
-            return Err(bad("Invalid input for buildID: must be an integer.".into()));
-        }
-    }
-    Ok(())
-}
-
-fn normalize(key: &str, value: &Value) -> AdminResult<Value> {
-    Ok(match (key, value) {
-        ("priority" | "backgroundRate", v) => match int_value(key, Some(v))? {
-            Some(n) => json!(n),
-            None => Value::Null,
-        },
-        ("jaws" | "mig64", Value::String(s)) => match s.trim() {
-            "" => Value::Null,
-            "true" | "True" | "1" => Value::Bool(true),
-            "false" | "False" | "0" => Value::Bool(false),
-            _ => {
-                return Err(AdminError::bad_field(
-                    "Bad Request",
-                    format!("{key} must be a boolean"),
-                ))
-            }
-        },
-        ("locale" | "distribution", Value::String(s)) => {
-            let joined: String = s.split_whitespace().collect();
-            if joined.is_empty() {
-                Value::Null
-            } else {
-                Value::String(joined)
-            }
-        }
-        (_, Value::String(s)) if s.trim().is_empty() => Value::Null,
-        (_, Value::String(s)) => Value::String(s.trim().to_string()),
-        (_, v) => v.clone(),
-    })
-}
-
-/// Balrog's mapping checks: a new rule must map to a release; mapping and fallbackMapping
-/// must name releases that exist.
-pub(super) async fn check_mappings(db: &relyard_store::Db, rule: &Rule) -> AdminResult<()> {
-    let Some(mapping) = rule.mapping.as_deref() else {
-        return Err(AdminError::bad_request(
-            "mapping value cannot be set to null/empty",
-        ));
-    };
-    if store::get_release(db, mapping).await?.is_none() {
-        return Err(AdminError::bad_request(
-            "Invalid mapping value. No release name found in DB",
-        ));
-    }
-    if let Some(fallback) = rule.fallback_mapping.as_deref() {
-        if store::get_release(db, fallback).await?.is_none() {
-            return Err(AdminError::bad_request(
-                "Invalid fallbackMapping value. No release name found in DB",
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Balrog's `SignoffRequiredError`: a rule protected (before or after the change) by
-/// required sign-offs may only change through a scheduled change.
-pub(super) async fn refuse_if_protected(
-    db: &relyard_store::Db,
-    rules: &[&Rule],
-) -> AdminResult<()> {
-    let table = store::list_required_signoffs(db).await?;
-    let required = required_for(&table, rules.iter().copied());
-    if required.is_empty() {
-        return Ok(());
-    }
-    let roles: Vec<String> = required.iter().map(|(r, n)| format!("{n} {r}")).collect();
-    Err(AdminError::signoff_required(format!(
-        "This change requires signoff, it cannot be done directly ({} needed); schedule it \
-         with /scheduled_changes/rules",
-        roles.join(", ")
-    )))
-}
 
 pub(super) async fn find(db: &relyard_store::Db, id_or_alias: &str) -> AdminResult<Rule> {
     store::find_rule(db, id_or_alias)
@@ -289,14 +55,6 @@ pub async fn get_one(
         Json(rule_json(&rule)?),
         rule.data_version,
     ))
-}
-
-pub(super) fn with_data_version(body: impl IntoResponse, data_version: i64) -> Response {
-    let mut resp = body.into_response();
-    if let Ok(v) = http::HeaderValue::from_str(&data_version.to_string()) {
-        resp.headers_mut().insert("X-Data-Version", v);
-    }
-    resp
 }
 
 pub async fn create(
@@ -365,33 +123,6 @@ pub async fn delete(
     Ok(http::StatusCode::OK.into_response())
 }
 
-/// Balrog's `?page=` (from 1) and `?limit=` (10 by default) of a revision listing.
-pub(super) fn page_of(
-    q: &HashMap<String, String>,
-    default_limit: i64,
-) -> AdminResult<(usize, usize)> {
-    let page = query_int(q, "page")?.unwrap_or(1);
-    let limit = query_int(q, "limit")?.unwrap_or(default_limit);
-    if page < 1 || limit < 1 {
-        return Err(AdminError::bad_request("page and limit must be positive"));
-    }
-    let offset = usize::try_from((page - 1).saturating_mul(limit)).unwrap_or(usize::MAX);
-    Ok((offset, usize::try_from(limit).unwrap_or(usize::MAX)))
-}
-
-/// A history row as Balrog's revision listings show it: the row after the change with the
-/// change's id, author, time (ms) and data_version.
-pub(super) fn revision_json(h: &store::HistoryRow) -> Value {
-    let mut v = h.new.clone().unwrap_or_else(|| json!({}));
-    if let Value::Object(m) = &mut v {
-        m.insert("change_id".into(), json!(h.change_id));
-        m.insert("changed_by".into(), json!(h.changed_by));
-        m.insert("timestamp".into(), json!(h.timestamp.millis()));
-        m.insert("data_version".into(), json!(h.data_version));
-    }
-    v
-}
-
 pub async fn revisions(
     State(st): State<AdminState>,
     Path(id): Path<String>,
@@ -400,25 +131,6 @@ pub async fn revisions(
     let rule = find(&st.db, &id).await?;
     let history = store::rule_history(&st.db, rule.rule_id).await?;
     history_page(history, &q, "rules", revision_json)
-}
-
-/// One page of a history listing, newest first, deletions left out, as Balrog pages them:
-/// `{<key>: [...], "count": <all revisions>}`.
-pub(super) fn history_page(
-    mut history: Vec<store::HistoryRow>,
-    q: &HashMap<String, String>,
-    key: &str,
-    show: impl Fn(&store::HistoryRow) -> Value,
-) -> AdminResult<Json<Value>> {
-    let (offset, limit) = page_of(q, 10)?;
-    history.retain(|h| h.data_version.is_some());
-    history.reverse();
-    let count = history.len();
-    let page: Vec<Value> = history.iter().skip(offset).take(limit).map(show).collect();
-    let mut out = Map::new();
-    out.insert(key.to_string(), Value::Array(page));
-    out.insert("count".into(), json!(count));
-    Ok(Json(Value::Object(out)))
 }
 
 /// `POST /rules/<id>/revisions {change_id}`: the rule becomes what it was after that change.
@@ -474,21 +186,6 @@ pub async fn column(
         );
     }
     Ok(distinct_column(column, values))
-}
-
-/// `{"count": n, <column>: [distinct non-NULL values]}`, Balrog's column listing.
-pub(super) fn distinct_column(column: String, all: Vec<Value>) -> Json<Value> {
-    let mut values: Vec<Value> = Vec::new();
-    for v in all {
-        if !v.is_null() && !values.contains(&v) {
-            values.push(v);
-        }
-    }
-    values.sort_by_key(|v| v.to_string());
-    let mut out = Map::new();
-    out.insert("count".into(), json!(values.len()));
-    out.insert(column, Value::Array(values));
-    Json(Value::Object(out))
 }
 
 /// `GET /rules/history`: Balrog's combined history of every rule and every scheduled rule

@@ -15,7 +15,8 @@ use serde_json::{json, Map, Value};
 
 use super::body::{query_int, Fields};
 use super::error::{AdminError, AdminResult};
-use super::rules::{check_mappings, history_page, rule_from_fields, rule_json};
+use super::listing::{history_page, revision_json};
+use super::rule_form::{check_mappings, rule_from_fields, rule_json};
 use super::scopes::{holds_role, require, Thing, ADMIN, ENACT};
 use super::AdminState;
 use crate::rules::Rule;
@@ -444,7 +445,7 @@ pub(super) async fn revisions_of(
     q: &HashMap<String, String>,
 ) -> AdminResult<Json<Value>> {
     let rows = as_history_rows(store::sc_history(&st.db, kind, sc_id).await?);
-    let mut page = history_page(rows, q, "revisions", super::rules::revision_json)?;
+    let mut page = history_page(rows, q, "revisions", revision_json)?;
     if let Some(revs) = page.0.get_mut("revisions").and_then(Value::as_array_mut) {
         for r in revs {
             if let Value::Object(m) = r {

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use super::body::{query_int, Fields};
 use super::error::{AdminError, AdminResult};
-use super::rules::with_data_version;
+use super::listing::with_data_version;
 use super::scopes::{require, Thing};
 use super::AdminState;
 use crate::rules::EmergencyShutoff;

@@ -34,9 +34,9 @@ async fn scopes_of(st: &AdminState, caller: &Caller, username: &str) -> AdminRes
     };
     match auth.get_client_info(username).await {
         Ok(info) => Ok(info.expanded_scopes),
-        Err(e) if e.status() == http::StatusCode::NOT_FOUND => Err(AdminError::not_found(
-            format!("No permission found for username {username}"),
-        )),
+        Err(e) if e.status() == http::StatusCode::NOT_FOUND => Err(AdminError::not_found(format!(
+            "No permission found for username {username}"
+        ))),
         Err(e) => Err(e.into()),
     }
 }
