@@ -376,3 +376,71 @@ async fn a_scheduler_holding_the_role_signs_off_and_one_change_per_rule_is_pendi
             .await;
     assert_eq!(rule.body["backgroundRate"], 5);
 }
+
+#[tokio::test]
+async fn direct_changes_are_merged_into_pending_scheduled_changes() {
+    let a = Admin::start().await;
+    let admin = a.bearer("test/admin", &["updates:admin"]).await;
+    for name in ["R1", "R2"] {
+        let body = json!({"name": name, "product": "Firefox", "blob": empty_blob(name)});
+        a.call(
+            Some(&admin),
+            "PUT",
+            &format!("/releases/{name}"),
+            Some(&body),
+        )
+        .await;
+    }
+    let rule = json!({"mapping": "R1", "product": "Firefox", "channel": "nightly",
+                      "priority": 100, "backgroundRate": 100, "update_type": "minor"});
+    let id: i64 = a
+        .call(Some(&admin), "POST", "/rules", Some(&rule))
+        .await
+        .text
+        .parse()
+        .expect("rule id");
+    let when = relyard_core::Timestamp::now().millis() + 3_600_000;
+    let change = json!({"change_type": "update", "rule_id": id, "data_version": 1,
+                        "backgroundRate": 5, "when": when});
+    let sc = a
+        .call(
+            Some(&admin),
+            "POST",
+            "/scheduled_changes/rules",
+            Some(&change),
+        )
+        .await;
+    let sc_path = format!("/scheduled_changes/rules/{}", sc.body["sc_id"]);
+
+    // Another column: merged into the scheduled change, which is rebased on version 2.
+    let direct = json!({"mapping": "R2", "data_version": 1});
+    let r = a
+        .call(Some(&admin), "PUT", &format!("/rules/{id}"), Some(&direct))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let got = a.call(None, "GET", &sc_path, None).await;
+    let planned = &got.body["scheduled_change"];
+    assert_eq!(planned["mapping"], "R2");
+    assert_eq!(planned["backgroundRate"], 5);
+    assert_eq!(planned["data_version"], 2);
+    assert_eq!(planned["sc_data_version"], 2);
+
+    // The same column: Balrog's UpdateMergeError, and nothing changes.
+    let clash = json!({"backgroundRate": 7, "data_version": 2});
+    let r = a
+        .call(Some(&admin), "PUT", &format!("/rules/{id}"), Some(&clash))
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.body["detail"], "UpdateMergeError");
+    let now = a.call(None, "GET", &format!("/rules/{id}"), None).await;
+    assert_eq!(now.header("X-Data-Version"), Some("2"));
+    assert_eq!(now.body["backgroundRate"], 100);
+
+    let report = store::enact_due(&a.db, "test-server", when + 1)
+        .await
+        .expect("enact_due");
+    assert_eq!(report.enacted.len(), 1, "{report:?}");
+    let done = a.call(None, "GET", &format!("/rules/{id}"), None).await;
+    assert_eq!(done.body["mapping"], "R2");
+    assert_eq!(done.body["backgroundRate"], 5);
+}

@@ -97,6 +97,7 @@ impl From<StoreError> for AdminError {
                 ))),
             },
             StoreError::NotFound { .. } => AdminError::not_found(text),
+            StoreError::ScheduledConflict { .. } => AdminError::bad_field("UpdateMergeError", text),
             StoreError::AlreadyScheduled { .. } => {
                 AdminError::bad_field("ChangeScheduledError", text)
             }

@@ -102,7 +102,7 @@ pub async fn modify(
         check_mappings(&st.db, &new).await?;
     }
     refuse_if_protected(&st.db, &[&old, &new]).await?;
-    let stored = store::update_rule(&st.db, caller.name(), &new).await?;
+    let stored = store::update_rule_merging(&st.db, caller.name(), &new).await?;
     st.changed().await;
     Ok(Json(json!({"new_data_version": stored.data_version})))
 }
@@ -163,7 +163,7 @@ pub async fn revert(
     let products = [old.product.as_deref(), new.product.as_deref()];
     require(&caller, Thing::Rule, "modify", &products)?;
     refuse_if_protected(&st.db, &[&old, &new]).await?;
-    store::update_rule(&st.db, caller.name(), &new).await?;
+    store::update_rule_merging(&st.db, caller.name(), &new).await?;
     st.changed().await;
     Ok("Excellent!".into_response())
 }

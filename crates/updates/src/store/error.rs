@@ -44,6 +44,10 @@ pub enum StoreError {
         key: String,
         sc_id: i64,
     },
+    /// Balrog's `UpdateMergeError`: a direct change and a pending scheduled change of the same
+    /// row both change `column`.
+    #[error("cannot safely merge the change to {column} with scheduled change {sc_id}")]
+    ScheduledConflict { sc_id: i64, column: String },
     #[error("invalid scheduled change: {0}")]
     InvalidChange(String),
     #[error("invalid release blob: {0}")]

@@ -35,7 +35,9 @@ pub use releases::{
     create_release, delete_release, get_release, list_releases, rules_using, set_read_only,
     update_release, update_release_with, StoredRelease,
 };
-pub use rules::{create_rule, delete_rule, find_rule, get_rule, list_rules, update_rule};
+pub use rules::{
+    create_rule, delete_rule, find_rule, get_rule, list_rules, update_rule, update_rule_merging,
+};
 pub use sc_manage::{
     all_sc_history, delete_scheduled, edit_rule_change, enact_rule_change_now, list_rule_changes,
     revoke_signoff_of, rule_change_json, sc_history, sign_off_holding, Enacted, ScHistoryRow,

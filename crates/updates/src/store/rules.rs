@@ -127,7 +127,7 @@ fn from_row(r: &AnyRow) -> StoreResult<Rule> {
 }
 
 /// A rule as history stores it: Balrog's column names, as its API returns rules.
-fn as_json(rule: &Rule) -> StoreResult<Value> {
+pub(super) fn as_json(rule: &Rule) -> StoreResult<Value> {
     serde_json::to_value(rule).map_err(|e| StoreError::corrupt(format!("rule to JSON: {e}")))
 }
 
@@ -197,6 +197,19 @@ pub(super) async fn create_rule_in(
 pub async fn update_rule(db: &Db, changed_by: &str, rule: &Rule) -> StoreResult<Rule> {
     let mut tx = db.begin().await?;
     let new = update_rule_in(db, &mut tx, changed_by, rule).await?;
+    tx.commit().await?;
+    Ok(new)
+}
+
+/// [`update_rule`] as the admin API makes it: pending scheduled changes of the rule are
+/// carried along (Balrog's `mergeUpdate`): the columns this change sets are set in them too
+/// and they are rebased on the new data_version, unless one of them changes the same column
+/// (`ScheduledConflict`, nothing changes). (Plain `update_rule` leaves them, to fail as stale.)
+pub async fn update_rule_merging(db: &Db, changed_by: &str, rule: &Rule) -> StoreResult<Rule> {
+    let mut tx = db.begin().await?;
+    let old = locked(db, &mut tx, rule.rule_id).await?;
+    let new = update_rule_in(db, &mut tx, changed_by, rule).await?;
+    super::sc_manage::merge_into_scheduled(db, &mut tx, &as_json(&old)?, &new).await?;
     tx.commit().await?;
     Ok(new)
 }

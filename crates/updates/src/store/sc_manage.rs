@@ -355,3 +355,76 @@ pub(super) async fn mark_failed(
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Balrog's `mergeUpdate` for a direct change of a rule from `old` (its row as JSON) to
+/// `new`, inside the change's transaction: every pending scheduled change of the rule takes
+/// the columns the direct change set and the new data_version as its base; one that changes
+/// one of those columns itself is a `ScheduledConflict`.
+pub(super) async fn merge_into_scheduled(
+    db: &Db,
+    tx: &mut Tx,
+    old: &Value,
+    new: &Rule,
+) -> StoreResult<()> {
+    let new_json = super::rules::as_json(new)?;
+    let changed: Vec<&String> = new_json
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, v)| k.as_str() != "data_version" && old.get(k.as_str()) != Some(v))
+        .map(|(k, _)| k)
+        .collect();
+    let rows = sqlx::query(&format!(
+        "{SELECT} WHERE rule_id = $1 AND complete = 0 AND failed IS NULL{}",
+        db.for_update()
+    ))
+    .bind(new.rule_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    for row in rows {
+        let sc = from_row(&row)?;
+        let mut merged = sc.new_row.clone();
+        if let Some(planned) = &mut merged {
+            let mut planned_json = super::rules::as_json(planned)?;
+            for col in &changed {
+                if planned_json.get(col.as_str()) != old.get(col.as_str()) {
+                    return Err(StoreError::ScheduledConflict {
+                        sc_id: sc.sc_id,
+                        column: col.to_string(),
+                    });
+                }
+                planned_json[col.as_str()] = new_json[col.as_str()].clone();
+            }
+            *planned = serde_json::from_value(planned_json)
+                .map_err(|e| StoreError::corrupt(format!("merged scheduled rule: {e}")))?;
+            planned.data_version = new.data_version;
+        }
+        let rebased = ScheduledChange {
+            new_row: merged,
+            base_data_version: Some(new.data_version),
+            data_version: sc.data_version + 1,
+            ..sc.clone()
+        };
+        let row_text = rebased
+            .new_row
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| StoreError::InvalidChange(format!("rule to JSON: {e}")))?;
+        sqlx::query(
+            "UPDATE updates_rules_scheduled_changes SET new_row = $1, base_data_version = $2, \
+             data_version = $3 WHERE sc_id = $4",
+        )
+        .bind(row_text)
+        .bind(rebased.base_data_version)
+        .bind(rebased.data_version)
+        .bind(sc.sc_id)
+        .execute(&mut **tx)
+        .await?;
+        let json = rule_change_json(&rebased);
+        let by = sc.scheduled_by.as_str();
+        record_sc(tx, ScKind::Rules, sc.sc_id, by, Some(rebased.data_version), Some(&json))
+            .await?;
+    }
+    Ok(())
+}
