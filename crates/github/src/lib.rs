@@ -1,0 +1,4 @@
+//! CI from a repository's own `.taskcluster.yml`, as Taskcluster-GitHub does it: the GitHub
+//! webhook, JSON-e rendering, the pull-request policy and the repository's scopes.
+
+pub mod tcyml;
