@@ -180,23 +180,7 @@ pub async fn edit_rule_change(
         data_version: old.data_version + 1,
         ..old.clone()
     };
-    let row_text = new
-        .new_row
-        .as_ref()
-        .map(serde_json::to_string)
-        .transpose()
-        .map_err(|e| StoreError::InvalidChange(format!("rule to JSON: {e}")))?;
-    sqlx::query(
-        "UPDATE updates_rules_scheduled_changes SET new_row = $1, base_data_version = $2, \
-         \"when\" = $3, data_version = $4 WHERE sc_id = $5",
-    )
-    .bind(row_text)
-    .bind(new.base_data_version)
-    .bind(when)
-    .bind(new.data_version)
-    .bind(sc_id)
-    .execute(&mut *tx)
-    .await?;
+    write_rule_change(&mut tx, &new).await?;
     clear_signoffs(&mut tx, ScKind::Rules, sc_id).await?;
     let row = rule_change_json(&new);
     record_sc(
@@ -210,6 +194,28 @@ pub async fn edit_rule_change(
     .await?;
     tx.commit().await?;
     Ok(new)
+}
+
+/// Writes a scheduled rule change's new row, base data_version, time and data_version.
+async fn write_rule_change(tx: &mut Tx, sc: &ScheduledChange) -> StoreResult<()> {
+    let row_text = sc
+        .new_row
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| StoreError::InvalidChange(format!("rule to JSON: {e}")))?;
+    sqlx::query(
+        "UPDATE updates_rules_scheduled_changes SET new_row = $1, base_data_version = $2, \
+         \"when\" = $3, data_version = $4 WHERE sc_id = $5",
+    )
+    .bind(row_text)
+    .bind(sc.base_data_version)
+    .bind(sc.when)
+    .bind(sc.data_version)
+    .bind(sc.sc_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 pub(super) async fn clear_signoffs(tx: &mut Tx, kind: ScKind, sc_id: i64) -> StoreResult<()> {
@@ -405,22 +411,7 @@ pub(super) async fn merge_into_scheduled(
             data_version: sc.data_version + 1,
             ..sc.clone()
         };
-        let row_text = rebased
-            .new_row
-            .as_ref()
-            .map(serde_json::to_string)
-            .transpose()
-            .map_err(|e| StoreError::InvalidChange(format!("rule to JSON: {e}")))?;
-        sqlx::query(
-            "UPDATE updates_rules_scheduled_changes SET new_row = $1, base_data_version = $2, \
-             data_version = $3 WHERE sc_id = $4",
-        )
-        .bind(row_text)
-        .bind(rebased.base_data_version)
-        .bind(rebased.data_version)
-        .bind(sc.sc_id)
-        .execute(&mut **tx)
-        .await?;
+        write_rule_change(tx, &rebased).await?;
         let json = rule_change_json(&rebased);
         let by = sc.scheduled_by.as_str();
         record_sc(tx, ScKind::Rules, sc.sc_id, by, Some(rebased.data_version), Some(&json))
