@@ -2,3 +2,4 @@
 //! webhook, JSON-e rendering, the pull-request policy and the repository's scopes.
 
 pub mod tcyml;
+pub mod policy;

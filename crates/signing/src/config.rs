@@ -523,6 +523,16 @@ filename_regex = "SHA256SUMS"
     }
 
     #[test]
+    fn the_example_config_is_valid() {
+        let text = include_str!("../../../examples/signing.toml");
+        let c = SigningConfig::parse(text, Path::new("/srv/signing")).unwrap();
+        assert_eq!(c.keys.len(), 4);
+        assert!(c.formats.len() >= 5, "every format has its limits");
+        assert!(c.formats[&Format::Authenticode].filenames.allows("setup.exe"));
+        assert!(c.formats[&Format::Mar].filenames.allows("firefox-128.0.complete.mar"));
+    }
+
+    #[test]
     fn plain_names_only() {
         let any = FilenamePolicy::any();
         assert!(any.allows("a b.txt"));

@@ -5,6 +5,7 @@ mod connect;
 mod retry;
 mod secrets;
 mod serve;
+mod sign;
 mod signin;
 mod signing_server;
 mod task;
@@ -46,6 +47,8 @@ enum Command {
     Retry(retry::RetryArgs),
     /// Run the signing server: unlock its keys, then sign for callers holding signing tokens.
     SigningServer(signing_server::SigningServerArgs),
+    /// Sign files on signing servers, failing over between them.
+    Sign(sign::SignArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -60,6 +63,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Task(args) => task::run(args).await,
         Command::Retry(args) => retry::run(args).await,
         Command::SigningServer(args) => signing_server::run(args).await,
+        Command::Sign(args) => sign::run(args).await,
     }
 }
 
