@@ -64,6 +64,11 @@ async fn put_post_get_schedule_and_delete() {
     assert_eq!(got.body["sc_blob"]["appv"], "4.0");
     assert_eq!(got.body["sc_data_versions"], json!({".": 1}));
     assert_eq!(got.body["required_signoffs"], json!({"relman": 1}));
+    let listed = a.call(None, "GET", "/releases?name_prefix=R", None).await;
+    assert_eq!(
+        listed.body["releases"][0]["required_signoffs"],
+        json!({"relman": 1})
+    );
 
     let ro = json!({"read_only": true, "old_data_version": 2});
     let set = a

@@ -34,7 +34,7 @@ async fn info(st: &AdminState, r: &StoredRelease) -> AdminResult<Value> {
         "data_version": r.data_version,
         "read_only": r.read_only,
         "rule_ids": store::rules_using(&st.db, &r.name).await?,
-        "required_signoffs": {},
+        "required_signoffs": store::release_required(&st.db, &r.name).await?,
     }))
 }
 
