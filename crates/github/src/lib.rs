@@ -3,3 +3,4 @@
 
 pub mod tcyml;
 pub mod policy;
+pub mod signature;
