@@ -4,6 +4,7 @@
 mod auth;
 mod child;
 mod queue;
+mod signing;
 mod stats;
 mod worker;
 
@@ -23,6 +24,9 @@ enum Which {
     Auth(auth::AuthBenchArgs),
     /// Worker overhead (claim → process start), throughput of many short tasks, worker RSS.
     Worker(worker::WorkerBenchArgs),
+    /// Signing: signatures/s per format through a signing server beside the raw crypto rate,
+    /// and the latency of a 1 MB file.
+    Signing(signing::SigningBenchArgs),
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -30,5 +34,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Which::Queue(a) => queue::run(a).await,
         Which::Auth(a) => auth::run(a).await,
         Which::Worker(a) => worker::run(a).await,
+        Which::Signing(a) => signing::run(a).await,
     }
 }

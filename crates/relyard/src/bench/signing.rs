@@ -1,0 +1,339 @@
+//! `relyard bench signing`: signatures per second of each format through a signing server, next
+//! to the raw crypto library's rate for the same key type in the same run, and the latency of
+//! signing a 1 MB file.
+//!
+//! One process: a relyard server on SQLite (for the Hawk check of the token request), a signing
+//! server with throwaway keys of every format, and `--clients` concurrent clients that upload
+//! distinct inputs (the server signs an input once and then answers from its result store, so
+//! repeating one input would measure the cache) and long-poll for each result.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+use rand::RngCore;
+use relyard::config::ServerConfig;
+use relyard::server::Server;
+use relyard_signing::bench as raw_bench;
+use relyard_signing::client::{Input, InputBody, ServerClient};
+use relyard_signing::config::SigningConfig;
+use relyard_signing::formats::{marfile, pe, Format, KeyKind, UnlockedKey};
+use relyard_signing::keystore::{generate, KdfParams};
+use relyard_signing::passphrases::Passphrases;
+use relyard_signing::server::SigningServer;
+use tokio::sync::Mutex;
+
+use super::stats::{ms, percentile, print_table};
+
+#[derive(Args)]
+pub struct SigningBenchArgs {
+    /// How long each rate is measured.
+    #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+    duration: Duration,
+    /// Concurrent clients (and threads for the raw and Signer rates).
+    #[arg(long, default_value_t = 4)]
+    clients: usize,
+    /// Size of the large input whose latency is measured.
+    #[arg(long, default_value_t = 1 << 20)]
+    large_size: usize,
+    /// Large inputs signed, one after another, per format.
+    #[arg(long, default_value_t = 40)]
+    large_samples: usize,
+    /// Formats to measure (all by default).
+    #[arg(long, value_delimiter = ',')]
+    formats: Vec<Format>,
+}
+
+const PASSPHRASE: &str = "relyard bench signing";
+/// The bench makes its keys each run: its subject is signing, not key stretching.
+const FAST_KDF: KdfParams = KdfParams {
+    m_cost_kib: 64,
+    t_cost: 1,
+    p_cost: 1,
+};
+
+/// The key id that signs each format in the bench's configuration.
+fn key_for(format: Format) -> (&'static str, KeyKind) {
+    match format {
+        Format::Gpg | Format::Sha256sums => ("bench-gpg", KeyKind::Gpg),
+        Format::Minisign => ("bench-minisign", KeyKind::Minisign),
+        Format::Mar => ("bench-rsa", KeyKind::Rsa),
+        Format::Authenticode => ("bench-authenticode", KeyKind::Authenticode),
+    }
+}
+
+pub async fn run(args: SigningBenchArgs) -> anyhow::Result<()> {
+    let formats = if args.formats.is_empty() {
+        Format::ALL.to_vec()
+    } else {
+        args.formats.clone()
+    };
+    let dir = tempfile::tempdir()?;
+    eprintln!("making throwaway keys (RSA-4096 takes a moment)…");
+    let keys = make_keys(dir.path(), &formats)?;
+    let token = format!(
+        "{}{}",
+        relyard_core::ids::slugid(),
+        relyard_core::ids::slugid()
+    );
+    let relyard = Server::start(ServerConfig {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        root_url: None,
+        database_url: format!("sqlite:{}", dir.path().join("bench.db").display()),
+        amqp_url: None,
+        data_dir: dir.path().join("data"),
+        artifact_s3: None,
+        root_access_token: token.clone(),
+        encryption_keys: vec![("bench".into(), "a benchmark encryption key".into())],
+        claim_timeout_secs: relyard::config::DEFAULT_CLAIM_TIMEOUT_SECS,
+        reaper_interval: relyard::config::DEFAULT_REAPER_INTERVAL,
+        tls: None,
+        updates: Default::default(),
+    })
+    .await?;
+    let config = signing_config(dir.path(), &relyard.root_url, &keys, args.clients)?;
+    let mut passphrases = Passphrases::default();
+    for (id, _) in &keys {
+        passphrases.insert(id, PASSPHRASE);
+    }
+    let (token_keys, keyring) = config.unlock(&passphrases)?;
+    let signing = SigningServer::start(&config, token_keys, keyring).await?;
+
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.clients * 2)
+        .build()?;
+    let client = ServerClient::new(&signing.url(), http);
+    let credentials = taskcluster::Credentials::new(relyard_auth::ROOT_CLIENT_ID, &token);
+    let signing_token = client
+        .token(&credentials, &formats, Duration::from_secs(3600))
+        .await?;
+
+    let mut rows = Vec::new();
+    for format in &formats {
+        let (id, _) = key_for(*format);
+        let key = keys
+            .iter()
+            .find(|(k, _)| *k == id)
+            .map(|(_, k)| k)
+            .context("bench key")?;
+        let raw = {
+            let key_ref: &UnlockedKey = key;
+            let (format, clients, duration) = (*format, args.clients, args.duration);
+            tokio::task::block_in_place(|| raw_bench::measure(key_ref, format, clients, duration))?
+        };
+        let served = served_rate(&client, &signing_token, *format, key, &args).await?;
+        let mut large = large_latencies(&client, &signing_token, *format, &args).await?;
+        rows.push((
+            format!("{format}: raw {} ({} threads)", raw.raw_algorithm, raw.threads),
+            format!("{:.0} sig/s", raw.raw_per_sec),
+            "-".to_string(),
+        ));
+        rows.push((
+            format!("{format}: Signer::sign in process ({} threads)", raw.threads),
+            format!("{:.0} sig/s ({:.0}% of raw)", raw.signer_per_sec, raw.ratio() * 100.0),
+            "-".to_string(),
+        ));
+        rows.push((
+            format!("{format}: through the server, {} clients, small inputs", args.clients),
+            format!(
+                "{:.0} sig/s ({:.0}% of raw)",
+                served,
+                served / raw.raw_per_sec.max(f64::EPSILON) * 100.0
+            ),
+            "≥ 80% of raw".to_string(),
+        ));
+        rows.push((
+            format!(
+                "{format}: {} KiB input through the server, p50 / p99",
+                args.large_size / 1024
+            ),
+            format!(
+                "{} / {}",
+                ms(percentile(&mut large, 50.0)),
+                ms(percentile(&mut large, 99.0))
+            ),
+            "report".to_string(),
+        ));
+    }
+    signing.stop().await?;
+    relyard.stop().await?;
+    print_table("relyard bench signing", &rows);
+    Ok(())
+}
+
+/// One key per key type the formats need, sealed into `dir/keys`.
+fn make_keys(
+    dir: &std::path::Path,
+    formats: &[Format],
+) -> anyhow::Result<Vec<(&'static str, UnlockedKey)>> {
+    std::fs::create_dir_all(dir.join("keys"))?;
+    let mut keys: Vec<(&'static str, UnlockedKey)> = Vec::new();
+    for format in formats {
+        let (id, kind) = key_for(*format);
+        if keys.iter().any(|(k, _)| *k == id) {
+            continue;
+        }
+        let (file, key) = generate(id, kind, PASSPHRASE.as_bytes(), FAST_KDF)?;
+        file.write_new(&dir.join(format!("keys/{id}.key")))?;
+        keys.push((id, key));
+    }
+    Ok(keys)
+}
+
+fn signing_config(
+    dir: &std::path::Path,
+    auth_root_url: &str,
+    keys: &[(&'static str, UnlockedKey)],
+    pool: usize,
+) -> anyhow::Result<SigningConfig> {
+    let secret = format!(
+        "{}{}",
+        relyard_core::ids::slugid(),
+        relyard_core::ids::slugid()
+    );
+    std::fs::write(dir.join("keys/token.secret"), secret)?;
+    let mut text = format!(
+        "listen = \"127.0.0.1:0\"\nauth_root_url = \"{auth_root_url}\"\n\
+         allowed_networks = [\"127.0.0.0/8\"]\npool_size = {pool}\naudit_log = \"audit.log\"\n\
+         long_poll = \"20s\"\n\n[[token_keys]]\nid = \"bench\"\nsecret_file = \"keys/token.secret\"\n\n\
+         [results]\ndir = \"results\"\nmax_age = \"1h\"\nmax_bytes = 4294967296\n"
+    );
+    let mut formats_seen = Vec::new();
+    for (id, _) in keys {
+        let formats: Vec<Format> = Format::ALL
+            .into_iter()
+            .filter(|f| key_for(*f).0 == *id)
+            .collect();
+        let names: Vec<String> = formats.iter().map(|f| format!("\"{f}\"")).collect();
+        text.push_str(&format!(
+            "\n[[keys]]\nid = \"{id}\"\nfile = \"keys/{id}.key\"\nformats = [{}]\n",
+            names.join(", ")
+        ));
+        formats_seen.extend(formats);
+    }
+    for f in formats_seen {
+        text.push_str(&format!(
+            "\n[formats.{f}]\nmax_size = 67108864\nfilename_globs = [\"*\"]\n"
+        ));
+    }
+    Ok(SigningConfig::parse(&text, dir)?)
+}
+
+/// A distinct, valid input of `format` of about `size` bytes, and a file name for it.
+fn input_of(format: Format, size: usize, n: u64) -> (String, Vec<u8>) {
+    let mut filler = vec![0u8; size.max(16)];
+    rand::thread_rng().fill_bytes(&mut filler);
+    filler[..8].copy_from_slice(&n.to_be_bytes());
+    match format {
+        Format::Gpg | Format::Minisign => (format!("bench-{n}.bin"), filler),
+        Format::Sha256sums => {
+            let manifest = relyard_signing::manifest_from_digests(&[(
+                format!("bench-{n}.bin").as_str(),
+                sha2_digest(&filler),
+            )])
+            .unwrap_or_default();
+            ("SHA256SUMS".to_string(), manifest.into_bytes())
+        }
+        Format::Mar => (
+            format!("bench-{n}.mar"),
+            marfile::build_unsigned(&[("payload.bin", 0o644, &filler)], None),
+        ),
+        Format::Authenticode => (
+            format!("bench-{n}.exe"),
+            pe::build_minimal_pe(&[(".text", &[0x31, 0xc0, 0xc3]), (".rdata", &filler)]),
+        ),
+    }
+}
+
+fn sha2_digest(bytes: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes).into()
+}
+
+/// Uploads `bytes` and long-polls for the signed result; the client checks its hash.
+async fn sign_once(
+    client: &ServerClient,
+    token: &str,
+    format: Format,
+    name: String,
+    bytes: Vec<u8>,
+) -> anyhow::Result<Vec<u8>> {
+    let input = Input {
+        name,
+        sha256: relyard_signing::sha256_hex(&bytes),
+        body: InputBody::Bytes(bytes.into()),
+    };
+    client.upload(token, format, &input).await?;
+    Ok(client
+        .fetch(token, format, &input.sha256, Duration::from_secs(120))
+        .await?)
+}
+
+/// Signatures per second with `clients` clients signing distinct small inputs for `duration`;
+/// the first result of each client is verified with the key.
+async fn served_rate(
+    client: &ServerClient,
+    token: &str,
+    format: Format,
+    key: &UnlockedKey,
+    args: &SigningBenchArgs,
+) -> anyhow::Result<f64> {
+    let signer: Arc<dyn relyard_signing::formats::Signer> = Arc::from(key.signer(format)?);
+    let counter = Arc::new(AtomicU64::new(0));
+    let failure: Arc<Mutex<Option<anyhow::Error>>> = Arc::default();
+    let started = Instant::now();
+    let until = started + args.duration;
+    let mut tasks = tokio::task::JoinSet::new();
+    for c in 0..args.clients {
+        let (client, token) = (client.clone(), token.to_string());
+        let (counter, failure, signer) = (Arc::clone(&counter), Arc::clone(&failure), Arc::clone(&signer));
+        tasks.spawn(async move {
+            let mut first = true;
+            while Instant::now() < until {
+                let n = (c as u64) << 40 | counter.load(Ordering::Relaxed);
+                let (name, bytes) = input_of(format, 64, n);
+                match sign_once(&client, &token, format, name, bytes.clone()).await {
+                    Ok(out) => {
+                        if first {
+                            first = false;
+                            if let Err(e) = signer.verify(&bytes, &out) {
+                                *failure.lock().await = Some(anyhow::anyhow!("{format}: {e}"));
+                                return;
+                            }
+                        }
+                        counter.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        *failure.lock().await = Some(e);
+                        return;
+                    }
+                }
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    if let Some(e) = failure.lock().await.take() {
+        return Err(e);
+    }
+    Ok(counter.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Latencies of signing distinct large inputs one after another.
+async fn large_latencies(
+    client: &ServerClient,
+    token: &str,
+    format: Format,
+    args: &SigningBenchArgs,
+) -> anyhow::Result<Vec<Duration>> {
+    let mut times = Vec::with_capacity(args.large_samples);
+    for i in 0..args.large_samples {
+        let (name, bytes) = input_of(format, args.large_size, u64::MAX - i as u64);
+        let start = Instant::now();
+        sign_once(client, token, format, name, bytes).await?;
+        times.push(start.elapsed());
+    }
+    Ok(times)
+}
