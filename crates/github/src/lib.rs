@@ -4,3 +4,4 @@
 pub mod tcyml;
 pub mod policy;
 pub mod signature;
+pub mod ghapi;
