@@ -290,6 +290,7 @@ fn updates_admin_router(db: &Db, updates: &UpdatesService) -> Router {
         db.clone(),
         updates.clone(),
     ))
+    .merge(relyard_updates::explain::router(updates.clone()))
 }
 
 /// Dockerflow's heartbeat: the database answers (a load balancer takes a server whose database

@@ -103,6 +103,12 @@ impl<F: Fn() -> u8 + Send + Sync> Dice for F {
 /// distVersion) are Balrog's SQL pre-filter; the rest its Python filters, in
 /// its order (so a bad version in a rule only errors when it is reached).
 pub fn rule_matches(rule: &Rule, q: &UpdateQuery) -> Result<bool> {
+    rule_matches_with(rule, q, fallback_channel(&q.channel))
+}
+
+/// [`rule_matches`] with the query's fallback channel worked out once per request, not once
+/// per rule (it is a substring search, and a request is checked against every rule).
+fn rule_matches_with(rule: &Rule, q: &UpdateQuery, fallback: &str) -> Result<bool> {
     let eq_or_wild = |col: &Option<String>, v: Option<&str>| match col {
         None => true,
         Some(c) => v == Some(c.as_str()),
@@ -114,7 +120,6 @@ pub fn rule_matches(rule: &Rule, q: &UpdateQuery) -> Result<bool> {
     {
         return Ok(false);
     }
-    let fallback = fallback_channel(&q.channel);
     Ok(match_channel(rule.channel.as_deref(), &q.channel, fallback)
         && match_version(
             rule.version.as_deref(),
@@ -139,7 +144,11 @@ pub fn rule_matches(rule: &Rule, q: &UpdateQuery) -> Result<bool> {
 /// Balrog's table scan returns them).
 pub fn select_rule<'a>(rules: &'a [Rule], q: &UpdateQuery) -> Result<Option<&'a Rule>> {
     let mut best: Option<&Rule> = None;
-    for rule in matching_rules(rules, q)? {
+    let fallback = fallback_channel(&q.channel);
+    for rule in rules {
+        if !rule_matches_with(rule, q, fallback)? {
+            continue;
+        }
         if best.is_none_or(|b| rule.priority.unwrap_or(0) > b.priority.unwrap_or(0)) {
             best = Some(rule);
         }
@@ -151,8 +160,9 @@ pub fn select_rule<'a>(rules: &'a [Rule], q: &UpdateQuery) -> Result<Option<&'a 
 /// `getRulesMatchingQuery`).
 pub fn matching_rules<'a>(rules: &'a [Rule], q: &UpdateQuery) -> Result<Vec<&'a Rule>> {
     let mut out = Vec::new();
+    let fallback = fallback_channel(&q.channel);
     for rule in rules {
-        if rule_matches(rule, q)? {
+        if rule_matches_with(rule, q, fallback)? {
             out.push(rule);
         }
     }

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::allowlist::{DomainAllowlist, ForceHosts};
 use crate::answer::{answer, Answer, Catalog, PinnableRelease, UpdateRequest};
 use crate::blobs::Release;
+use crate::cache::{CacheKey, CachedResponse, ResponseCache, WatchedDice};
 use crate::error::Result;
 use crate::rules::{Dice, EmergencyShutoff, RandomDice, Rule};
 use crate::store::{self, StoreError, StoreResult};
@@ -29,7 +30,9 @@ use crate::sync::{DataVersion, UPDATES_CHANGED};
 /// [`follow`](UpdatesService::follow) the bus (see [`crate::sync`]).
 #[derive(Clone)]
 pub struct UpdatesService {
-    catalog: Arc<RwLock<Arc<Catalog>>>,
+    /// The snapshot and its generation (bumped on every swap; response cache keys carry it).
+    catalog: Arc<RwLock<(u64, Arc<Catalog>)>>,
+    responses: ResponseCache,
     dice: Arc<dyn Dice>,
     db: Option<Db>,
     bus: Option<Arc<Bus>>,
@@ -71,7 +74,8 @@ impl UpdatesService {
     /// A service with an empty catalog and the given dice (tests pass a fixed roll).
     pub fn new(dice: Arc<dyn Dice>) -> UpdatesService {
         UpdatesService {
-            catalog: Arc::new(RwLock::new(Arc::new(Catalog::default()))),
+            catalog: Arc::new(RwLock::new((0, Arc::new(Catalog::default())))),
+            responses: crate::cache::new_cache(),
             dice,
             db: None,
             bus: None,
@@ -198,6 +202,10 @@ impl UpdatesService {
 
     /// The current snapshot.
     pub fn catalog(&self) -> Arc<Catalog> {
+        self.snapshot().1
+    }
+
+    fn snapshot(&self) -> (u64, Arc<Catalog>) {
         match self.catalog.read() {
             Ok(c) => c.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
@@ -209,9 +217,11 @@ impl UpdatesService {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let mut next = (**guard).clone();
+        let mut next = (*guard.1).clone();
         f(&mut next);
-        *guard = Arc::new(next);
+        *guard = (guard.0 + 1, Arc::new(next));
+        // Entries of older generations can never be hit again.
+        self.responses.invalidate_all();
     }
 
     /// Replaces all rules; they are kept in rule_id order (priority ties go
@@ -277,6 +287,22 @@ impl UpdatesService {
     /// Answers one `/update/...` request from the current snapshot.
     pub fn answer(&self, req: &UpdateRequest<'_>) -> Answer {
         answer(req, &self.catalog(), self.dice.as_ref())
+    }
+
+    /// [`answer`](UpdatesService::answer) through the response cache: an answer the dice took
+    /// no part in is kept for this catalog generation and URL (see [`crate::cache`]).
+    pub fn answer_cached(&self, req: &UpdateRequest<'_>) -> CachedResponse {
+        let (generation, catalog) = self.snapshot();
+        let key = CacheKey::new(generation, req.path, req.query, req.user_agent);
+        if let Some(hit) = self.responses.get(&key) {
+            return hit;
+        }
+        let dice = WatchedDice::new(self.dice.as_ref());
+        let fresh = CachedResponse::from(answer(req, &catalog, &dice));
+        if !dice.rolled() && fresh.status.is_success() {
+            self.responses.insert(key, fresh.clone());
+        }
+        fresh
     }
 
     /// Answers one `/json/...` request from the current snapshot.

@@ -6,6 +6,7 @@ mod child;
 mod queue;
 mod signing;
 mod stats;
+mod updates;
 mod worker;
 
 use clap::{Args, Subcommand};
@@ -24,6 +25,8 @@ enum Which {
     Auth(auth::AuthBenchArgs),
     /// Worker overhead (claim → process start), throughput of many short tasks, worker RSS.
     Worker(worker::WorkerBenchArgs),
+    /// Update service: update.xml requests/s and p50/p99 with 1,000 rules and 200 releases, RSS.
+    Updates(updates::UpdatesBenchArgs),
     /// Signing: signatures/s per format through a signing server beside the raw crypto rate,
     /// and the latency of a 1 MB file.
     Signing(signing::SigningBenchArgs),
@@ -34,6 +37,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Which::Queue(a) => queue::run(a).await,
         Which::Auth(a) => auth::run(a).await,
         Which::Worker(a) => worker::run(a).await,
+        Which::Updates(a) => updates::run(a).await,
         Which::Signing(a) => signing::run(a).await,
     }
 }

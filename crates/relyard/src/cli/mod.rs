@@ -10,6 +10,7 @@ mod signin;
 mod signing_server;
 mod task;
 mod up;
+mod updates;
 mod worker;
 
 use clap::{Parser, Subcommand};
@@ -49,6 +50,8 @@ enum Command {
     SigningServer(signing_server::SigningServerArgs),
     /// Sign files on signing servers, failing over between them.
     Sign(sign::SignArgs),
+    /// The update service: list rules, a rule's history, explain an update URL, stage a rollout.
+    Updates(updates::UpdatesArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -64,6 +67,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Retry(args) => retry::run(args).await,
         Command::SigningServer(args) => signing_server::run(args).await,
         Command::Sign(args) => sign::run(args).await,
+        Command::Updates(args) => updates::run(args).await,
     }
 }
 

@@ -2,6 +2,7 @@
 //! across servers on one database, scheduled changes enacted by the server, and the
 //! `relyard updates` CLI. SQLite by default; PostgreSQL with `TEST_DATABASE_URL`.
 
+mod cli;
 mod common;
 mod mount;
 mod scheduler;
