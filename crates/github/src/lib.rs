@@ -5,3 +5,7 @@ pub mod tcyml;
 pub mod policy;
 pub mod signature;
 pub mod ghapi;
+pub mod tasks;
+pub mod webhook;
+
+pub use webhook::{router, GitHubState};
