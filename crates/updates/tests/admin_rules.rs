@@ -392,20 +392,18 @@ async fn rules_history_lists_rule_and_scheduled_changes() {
 #[tokio::test]
 async fn valid_version_and_build_id_patterns_are_taken() {
     let (a, admin, id) = one_rule().await;
-    let mut dv = 1;
-    for (field, value) in [
+    for (dv, (field, value)) in (1..).zip([
         ("version", "<70.0"),
         ("version", "70.0,71.0.1"),
         ("version", "70.*"),
         ("buildID", ">=20240101000000"),
         ("buildID", "20240101000000"),
-    ] {
+    ]) {
         let mut body = json!({"data_version": dv});
         body[field] = json!(value);
         let r = a
             .call(Some(&admin), "PUT", &format!("/rules/{id}"), Some(&body))
             .await;
         assert_eq!(r.status, 200, "{field}={value}: {}", r.text);
-        dv += 1;
     }
 }
