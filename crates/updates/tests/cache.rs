@@ -31,13 +31,9 @@ fn loads(service: &UpdatesService) -> u64 {
 async fn a_burst_of_reloads_is_one_load_in_flight_and_at_most_one_after() {
     let (_t, service) = loaded_service().await;
     let before = loads(&service);
-    let burst: Vec<_> = (0..50)
-        .map(|_| {
-            let s = service.clone();
-            tokio::spawn(async move { s.reload().await })
-        })
-        .collect();
-    for r in futures_join(burst).await {
+    // Polled together, all fifty ask while the first load is still reading the store.
+    let burst = (0..50).map(|_| service.reload());
+    for r in futures::future::join_all(burst).await {
         r.expect("reload");
     }
     let done = loads(&service) - before;
@@ -72,10 +68,57 @@ async fn an_unchanged_store_is_not_loaded_again_and_a_change_is() {
     assert_eq!(loads(&service), before + 3);
 }
 
-async fn futures_join<T>(handles: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
-    let mut out = Vec::new();
-    for h in handles {
-        out.push(h.await.expect("task"));
-    }
-    out
+
+// Each client gets its own roll: an answer that rolled the dice is never served from the cache,
+// one that did not (rate 100) is, until the catalog changes.
+#[tokio::test]
+async fn only_answers_the_dice_took_no_part_in_are_cached() {
+    use relyard_updates::UpdateRequest;
+    use std::sync::atomic::{AtomicU8, Ordering};
+
+    let t = common::migrated_db().await;
+    store::create_release(&t.db, "bill", "b", "b", &b_blob())
+        .await
+        .expect("release");
+    let half = store::create_rule(&t.db, "bill", &rule(1, 90, 50, "b", "b"))
+        .await
+        .expect("rule");
+    // Rolls 0, 99, 0, 99…: below and at-or-above a rate of 50 in turn.
+    let rolls = Arc::new(AtomicU8::new(0));
+    let dice = {
+        let rolls = Arc::clone(&rolls);
+        move || if rolls.fetch_add(1, Ordering::SeqCst) % 2 == 0 { 0u8 } else { 99 }
+    };
+    let service = UpdatesService::from_db(t.db.clone(), Arc::new(dice))
+        .await
+        .expect("load");
+    service.set_allowlist(
+        relyard_updates::allowlist::DomainAllowlist::from_json(&serde_json::json!({"a.com": ["b"]}))
+            .expect("allow-list"),
+    );
+    let req = UpdateRequest {
+        path: "/update/3/b/1.0/1/p/l/a/a/a/a/update.xml",
+        query: None,
+        user_agent: None,
+    };
+    let has_update = |s: &UpdatesService| {
+        let body = s.answer_cached(&req).body;
+        String::from_utf8_lossy(&body).contains("<update ")
+    };
+    assert_eq!((has_update(&service), has_update(&service)), (true, false));
+    assert_eq!(rolls.load(Ordering::SeqCst), 2, "each request rolled");
+
+    let mut full = half.clone();
+    full.background_rate = Some(100);
+    store::update_rule(&t.db, "bill", &full).await.expect("update");
+    service.reload().await.expect("reload");
+    assert!(has_update(&service) && has_update(&service));
+    assert_eq!(rolls.load(Ordering::SeqCst), 2, "rate 100 rolls nothing");
+
+    // A change is never hidden by the cache.
+    store::create_shutoff(&t.db, &EmergencyShutoff { product: "b".into(), channel: "a".into() })
+        .await
+        .expect("shutoff");
+    service.reload().await.expect("reload");
+    assert!(!has_update(&service));
 }
