@@ -49,19 +49,30 @@ async fn enact_once(
 ) -> StoreResult<Option<i64>> {
     let db = service.db().ok_or(StoreError::NoDatabase)?;
     let report = store::enact_due(db, holder, now_ms).await?;
-    if !report.enacted.is_empty() {
-        tracing::info!(enacted = ?report.enacted, "enacted scheduled updates changes");
+    if !report.enacted.is_empty() || !report.releases_enacted.is_empty() {
+        tracing::info!(rules = ?report.enacted, releases = ?report.releases_enacted,
+            "enacted scheduled updates changes");
         service.changed().await?;
     }
-    if !report.failed.is_empty() {
-        tracing::warn!(failed = ?report.failed, "scheduled updates changes could not apply");
+    if !report.failed.is_empty() || !report.releases_failed.is_empty() {
+        tracing::warn!(rules = ?report.failed, releases = ?report.releases_failed,
+            "scheduled updates changes could not apply");
     }
-    let row = sqlx::query(
-        "SELECT MIN(\"when\") AS due FROM updates_rules_scheduled_changes \
-         WHERE complete = 0 AND failed IS NULL AND \"when\" > $1",
-    )
-    .bind(now_ms)
-    .fetch_one(db.reader())
-    .await?;
-    Ok(row.try_get::<Option<i64>, _>("due")?)
+    let mut next: Option<i64> = None;
+    for table in [
+        "updates_rules_scheduled_changes",
+        "updates_releases_scheduled_changes",
+    ] {
+        let row = sqlx::query(&format!(
+            "SELECT MIN(\"when\") AS due FROM {table} \
+             WHERE complete = 0 AND failed IS NULL AND \"when\" > $1"
+        ))
+        .bind(now_ms)
+        .fetch_one(db.reader())
+        .await?;
+        if let Some(due) = row.try_get::<Option<i64>, _>("due")? {
+            next = Some(next.map_or(due, |n| n.min(due)));
+        }
+    }
+    Ok(next)
 }
