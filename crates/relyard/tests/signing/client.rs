@@ -1,5 +1,6 @@
-//! The failover client: with two servers configured and one of them down, every file is signed
-//! and verifies; outputs land where the issue says; the cache answers when no server can.
+//! The failover client: with two servers configured and one of them down (or stuck with a job
+//! pending), every file is signed and verifies; outputs land where the issue says; the cache
+//! answers when no server can.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -231,4 +232,57 @@ fn tamper_last_byte(path: &std::path::Path) {
     let at = bytes.len() / 2;
     bytes[at] ^= 0x01;
     std::fs::write(path, bytes).expect("write");
+}
+
+/// A server that takes every upload and never finishes a job: what a wedged signing server
+/// looks like to the client.
+async fn stuck_server() -> String {
+    use axum::routing::{get, post};
+    use axum::Json;
+    let pending = || async {
+        // As a real server's long poll would, after a while.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        (
+            axum::http::StatusCode::ACCEPTED,
+            Json(serde_json::json!({"status": "pending"})),
+        )
+    };
+    let app = axum::Router::new()
+        .route(
+            "/api/signing/v1/token",
+            post(|| async { Json(serde_json::json!({"token": "t", "expires": "later"})) }),
+        )
+        .route("/api/signing/v1/sign/{format}", post(pending))
+        .route("/api/signing/v1/sign/{format}/{sha}", get(pending));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn a_job_stuck_pending_moves_on_to_the_next_server() {
+    let env = Env::new().await;
+    let stuck = stuck_server().await;
+    let up = env.signing("unstuck", &["127.0.0.0/8"]).await;
+    let creds = env.client("project/patient", &["signing:token:gpg"]).await;
+    let inputs = files(&env, &["x.txt", "y.txt"]);
+    let home = gpg_home(env.dir.path());
+    for servers in [
+        vec![stuck.clone(), up.url.clone()],
+        vec![up.url.clone(), stuck.clone()],
+    ] {
+        let mut req = SignRequest::new(servers, Format::Gpg, inputs.clone(), creds.clone());
+        req.retry = quick();
+        req.pending_deadline = Duration::from_millis(300);
+        sign_files(&req, &|_| {}).await.expect("signed");
+        for input in &inputs {
+            let sig = PathBuf::from(format!("{}.asc", input.display()));
+            assert!(gpg_verifies(&home, &sig, input), "{}", sig.display());
+            std::fs::remove_file(&sig).expect("rm");
+        }
+    }
+    assert_eq!(up.audit_lines(), inputs.len());
 }
