@@ -286,3 +286,59 @@ async fn a_job_stuck_pending_moves_on_to_the_next_server() {
     }
     assert_eq!(up.audit_lines(), inputs.len());
 }
+
+/// `osslsigncode verify -CAfile ca -in file` reports a good signature.
+fn osslsigncode_verifies(ca: &std::path::Path, file: &std::path::Path) -> bool {
+    let out = run(Command::new("osslsigncode")
+        .args(["verify", "-CAfile"])
+        .arg(ca)
+        .arg("-in")
+        .arg(file));
+    out.status.success() && text(&out).contains("Signature verification: ok")
+}
+
+#[tokio::test]
+async fn an_exe_is_signed_into_the_output_dir_and_verifies_with_osslsigncode() {
+    let env = Env::new().await;
+    let down = stopped_server(&env).await;
+    let up = env.signing("win", &["127.0.0.0/8"]).await;
+    let creds = env
+        .client("project/win", &["signing:token:authenticode"])
+        .await;
+    let dir = env.path("win-in");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let exe = dir.join("setup.exe");
+    let unsigned =
+        relyard_signing::build_minimal_pe(&[(".text", &[0x31, 0xc0, 0xc3]), (".data", b"relyard")]);
+    std::fs::write(&exe, &unsigned).expect("write");
+    let out_dir = env.path("win-out");
+
+    let mut req = SignRequest::new(
+        vec![down, up.url.clone()],
+        Format::Authenticode,
+        vec![exe.clone()],
+        creds,
+    );
+    req.retry = quick();
+    req.output_dir = Some(out_dir.clone());
+    let written = sign_files(&req, &|_| {}).await.expect("signed");
+    let signed = out_dir.join("setup.exe");
+    assert_eq!(written, vec![signed.clone()]);
+    assert_eq!(
+        std::fs::read(&exe).expect("read"),
+        unsigned,
+        "the input is left as it was"
+    );
+    let ca = env.path("release-win.pem");
+    std::fs::write(&ca, &keys()[3].public).expect("write");
+    assert!(osslsigncode_verifies(&ca, &signed));
+    assert!(
+        !osslsigncode_verifies(&ca, &exe),
+        "the unsigned input does not verify"
+    );
+    tamper_last_byte(&signed);
+    assert!(
+        !osslsigncode_verifies(&ca, &signed),
+        "a tampered PE verified"
+    );
+}

@@ -31,9 +31,10 @@ pub struct TestKey {
     pub public: String,
 }
 
-/// One gpg, one minisign and one 4096-bit RSA key for the whole binary (RSA keys are slow to make).
-pub fn keys() -> &'static [TestKey; 3] {
-    static KEYS: OnceLock<[TestKey; 3]> = OnceLock::new();
+/// One gpg, one minisign, one 4096-bit RSA (mar) and one authenticode key for the whole binary
+/// (RSA keys are slow to make).
+pub fn keys() -> &'static [TestKey; 4] {
+    static KEYS: OnceLock<[TestKey; 4]> = OnceLock::new();
     KEYS.get_or_init(|| {
         let make = |id: &'static str, kind| {
             let (file, key) = generate(id, kind, PASSPHRASE.as_bytes(), FAST).expect("generate");
@@ -47,6 +48,7 @@ pub fn keys() -> &'static [TestKey; 3] {
             make("release-gpg", KeyKind::Gpg),
             make("release-minisign", KeyKind::Minisign),
             make("release-rsa", KeyKind::Rsa),
+            make("release-win", KeyKind::Authenticode),
         ]
     })
 }
@@ -122,6 +124,10 @@ formats = ["minisign"]
 id = "release-rsa"
 file = "keys/release-rsa.key"
 formats = ["mar"]
+[[keys]]
+id = "release-win"
+file = "keys/release-win.key"
+formats = ["authenticode"]
 [formats.gpg]
 max_size = 100000
 filename_globs = ["*.txt", "*.bin", "*.tar.gz"]
@@ -134,6 +140,9 @@ filename_regex = "SHA256SUMS"
 [formats.mar]
 max_size = 1000000
 filename_globs = ["*.mar"]
+[formats.authenticode]
+max_size = 1000000
+filename_globs = ["*.exe"]
 "#,
             auth = self.auth.root_url,
         )
