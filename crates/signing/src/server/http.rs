@@ -325,10 +325,19 @@ async fn fetch_result(
     Ok(resp)
 }
 
-/// Every key still signs and verifies (its start-up proof, again).
+/// Every key still signs and verifies (its start-up proof, again); 500 naming each that does not.
 async fn heartbeat(Extract(state): Shared) -> Response {
     let keyring = Arc::clone(&state.keyring);
-    match tokio::task::spawn_blocking(move || keyring.prove()).await {
+    // The proofs are signatures too: they take a pool slot, so frequent heartbeats cannot take
+    // more CPU than `pool_size` allows.
+    let Ok(permit) = Arc::clone(&state.pool).acquire_owned().await else {
+        return ApiError::unavailable("the server is shutting down").into_response();
+    };
+    let proved = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        keyring.prove()
+    });
+    match proved.await {
         Ok(Ok(())) => Json(json!({})).into_response(),
         Ok(Err(failures)) => {
             let messages: Vec<String> = failures.iter().map(|e| e.to_string()).collect();
