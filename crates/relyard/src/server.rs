@@ -3,8 +3,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::middleware::{from_fn, from_fn_with_state};
 use axum::extract::State;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -230,12 +230,10 @@ fn serve(
         }));
     };
     let addr = listener.local_addr().ok();
-    let listener = listener
-        .into_std()
-        .map_err(|source| ServerError::Listen {
-            addr: addr.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0))),
-            source,
-        })?;
+    let listener = listener.into_std().map_err(|source| ServerError::Listen {
+        addr: addr.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0))),
+        source,
+    })?;
     let handle = axum_server::Handle::<SocketAddr>::new();
     let stopper = handle.clone();
     tokio::spawn(async move {
@@ -262,9 +260,10 @@ async fn start_updates(
     let updates = UpdatesService::from_db(db.clone(), Arc::new(relyard_updates::RandomDice))
         .await?
         .with_bus(Arc::clone(bus));
-    let allowlist =
-        relyard_updates::allowlist::DomainAllowlist::configured(config.updates.domain_allowlist.as_deref())
-            .map_err(|e| ServerError::Config(format!("updates domain allow-list: {e}")))?;
+    let allowlist = relyard_updates::allowlist::DomainAllowlist::configured(
+        config.updates.domain_allowlist.as_deref(),
+    )
+    .map_err(|e| ServerError::Config(format!("updates domain allow-list: {e}")))?;
     updates.set_allowlist(allowlist);
     let poll = config
         .updates

@@ -134,7 +134,11 @@ fn mismatch(rule: &Rule, q: &UpdateQuery) -> String {
     let show = |v: Option<&str>| v.map(|s| format!("{s:?}")).unwrap_or_else(|| "none".into());
     let exact: [(&str, &Option<String>, Option<&str>); 4] = [
         ("product", &rule.product, Some(q.product.as_str())),
-        ("buildTarget", &rule.build_target, Some(q.build_target.as_str())),
+        (
+            "buildTarget",
+            &rule.build_target,
+            Some(q.build_target.as_str()),
+        ),
         (
             "headerArchitecture",
             &rule.header_architecture,
@@ -176,20 +180,28 @@ fn mismatch(rule: &Rule, q: &UpdateQuery) -> String {
         (
             "memory",
             &rule.memory,
-            q.memory.map(|m| m.to_string()).unwrap_or_else(|| "none".into()),
+            q.memory
+                .map(|m| m.to_string())
+                .unwrap_or_else(|| "none".into()),
             match_memory(rule.memory.as_deref(), q.memory),
         ),
         (
             "osVersion",
             &rule.os_version,
             format!("{:?}", q.os_version),
-            Ok(match_simple_expression(rule.os_version.as_deref(), &q.os_version)),
+            Ok(match_simple_expression(
+                rule.os_version.as_deref(),
+                &q.os_version,
+            )),
         ),
         (
             "instructionSet",
             &rule.instruction_set,
             show(q.instruction_set.as_deref()),
-            Ok(match_csv(rule.instruction_set.as_deref(), q.instruction_set.as_deref())),
+            Ok(match_csv(
+                rule.instruction_set.as_deref(),
+                q.instruction_set.as_deref(),
+            )),
         ),
     ];
     for (name, c, value, result) in checks {
@@ -200,7 +212,11 @@ fn mismatch(rule: &Rule, q: &UpdateQuery) -> String {
         }
     }
     let lists: [(&str, &Option<String>, Option<&str>); 2] = [
-        ("distribution", &rule.distribution, q.distribution.as_deref()),
+        (
+            "distribution",
+            &rule.distribution,
+            q.distribution.as_deref(),
+        ),
         ("locale", &rule.locale, Some(q.locale.as_str())),
     ];
     for (name, c, value) in lists {

@@ -31,7 +31,9 @@ pub async fn run(
             }
         };
         let wait = match next {
-            Some(due) => Duration::from_millis(due.saturating_sub(now).max(10) as u64).min(interval),
+            Some(due) => {
+                Duration::from_millis(due.saturating_sub(now).max(10) as u64).min(interval)
+            }
             None => interval,
         };
         tokio::select! {

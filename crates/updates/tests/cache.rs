@@ -68,7 +68,6 @@ async fn an_unchanged_store_is_not_loaded_again_and_a_change_is() {
     assert_eq!(loads(&service), before + 3);
 }
 
-
 // Each client gets its own roll: an answer that rolled the dice is never served from the cache,
 // one that did not (rate 100) is, until the catalog changes.
 #[tokio::test]
@@ -87,14 +86,22 @@ async fn only_answers_the_dice_took_no_part_in_are_cached() {
     let rolls = Arc::new(AtomicU8::new(0));
     let dice = {
         let rolls = Arc::clone(&rolls);
-        move || if rolls.fetch_add(1, Ordering::SeqCst) % 2 == 0 { 0u8 } else { 99 }
+        move || {
+            if rolls.fetch_add(1, Ordering::SeqCst).is_multiple_of(2) {
+                0u8
+            } else {
+                99
+            }
+        }
     };
     let service = UpdatesService::from_db(t.db.clone(), Arc::new(dice))
         .await
         .expect("load");
     service.set_allowlist(
-        relyard_updates::allowlist::DomainAllowlist::from_json(&serde_json::json!({"a.com": ["b"]}))
-            .expect("allow-list"),
+        relyard_updates::allowlist::DomainAllowlist::from_json(
+            &serde_json::json!({"a.com": ["b"]}),
+        )
+        .expect("allow-list"),
     );
     let req = UpdateRequest {
         path: "/update/3/b/1.0/1/p/l/a/a/a/a/update.xml",
@@ -110,15 +117,23 @@ async fn only_answers_the_dice_took_no_part_in_are_cached() {
 
     let mut full = half.clone();
     full.background_rate = Some(100);
-    store::update_rule(&t.db, "bill", &full).await.expect("update");
+    store::update_rule(&t.db, "bill", &full)
+        .await
+        .expect("update");
     service.reload().await.expect("reload");
     assert!(has_update(&service) && has_update(&service));
     assert_eq!(rolls.load(Ordering::SeqCst), 2, "rate 100 rolls nothing");
 
     // A change is never hidden by the cache.
-    store::create_shutoff(&t.db, &EmergencyShutoff { product: "b".into(), channel: "a".into() })
-        .await
-        .expect("shutoff");
+    store::create_shutoff(
+        &t.db,
+        &EmergencyShutoff {
+            product: "b".into(),
+            channel: "a".into(),
+        },
+    )
+    .await
+    .expect("shutoff");
     service.reload().await.expect("reload");
     assert!(!has_update(&service));
 }

@@ -64,7 +64,10 @@ pub async fn run(args: UpdatesBenchArgs) -> anyhow::Result<()> {
             "-".to_string(),
         ),
         (
-            format!("URLs answered 200 with an <update> ({} distinct)", urls.len()),
+            format!(
+                "URLs answered 200 with an <update> ({} distinct)",
+                urls.len()
+            ),
             format!("{checked}/{}", urls.len()),
             "all".into(),
         ),
@@ -86,7 +89,8 @@ pub async fn run(args: UpdatesBenchArgs) -> anyhow::Result<()> {
         ),
         (
             "process RSS (server + load generator)".into(),
-            rss.map(|m| format!("{m:.0} MB")).unwrap_or_else(|| "?".into()),
+            rss.map(|m| format!("{m:.0} MB"))
+                .unwrap_or_else(|| "?".into()),
             "-".into(),
         ),
     ];
@@ -124,15 +128,23 @@ async fn load(server: &Server, rules: usize) -> anyhow::Result<(usize, usize)> {
     for product in fixture::PRODUCTS {
         for major in fixture::FIRST_MAJOR..=fixture::LAST_MAJOR {
             let name = fixture::release_name(product, major);
-            store::create_release(&server.db, "bench", &name, product, &fixture::release(product, major))
-                .await
-                .with_context(|| format!("storing release {name}"))?;
+            store::create_release(
+                &server.db,
+                "bench",
+                &name,
+                product,
+                &fixture::release(product, major),
+            )
+            .await
+            .with_context(|| format!("storing release {name}"))?;
             releases += 1;
         }
     }
     let rules = fixture::rules(rules);
     for r in &rules {
-        store::create_rule(&server.db, "bench", r).await.context("storing a rule")?;
+        store::create_rule(&server.db, "bench", r)
+            .await
+            .context("storing a rule")?;
     }
     server.updates.changed().await?;
     Ok((rules.len(), releases))

@@ -117,7 +117,18 @@ pub async fn run(args: UpdatesArgs) -> anyhow::Result<()> {
             every,
             start,
             follow,
-        } => rollout(&api, &rule, &steps, every, start.as_deref(), follow, args.json).await,
+        } => {
+            rollout(
+                &api,
+                &rule,
+                &steps,
+                every,
+                start.as_deref(),
+                follow,
+                args.json,
+            )
+            .await
+        }
     }
 }
 
@@ -167,8 +178,17 @@ fn print_rules(rules: &[Value]) {
         )
     });
     let cols = [
-        "rule_id", "alias", "priority", "product", "channel", "version", "buildTarget", "locale",
-        "mapping", "backgroundRate", "fallbackMapping",
+        "rule_id",
+        "alias",
+        "priority",
+        "product",
+        "channel",
+        "version",
+        "buildTarget",
+        "locale",
+        "mapping",
+        "backgroundRate",
+        "fallbackMapping",
     ];
     let rows: Vec<Vec<String>> = rules
         .iter()
@@ -179,8 +199,14 @@ fn print_rules(rules: &[Value]) {
 
 fn print_history(revisions: &[Value]) {
     let cols = [
-        "change_id", "when", "changed_by", "data_version", "mapping", "backgroundRate",
-        "fallbackMapping", "priority",
+        "change_id",
+        "when",
+        "changed_by",
+        "data_version",
+        "mapping",
+        "backgroundRate",
+        "fallbackMapping",
+        "priority",
     ];
     let rows: Vec<Vec<String>> = revisions
         .iter()
@@ -320,7 +346,9 @@ async fn rollout(
         .map(|(i, r)| (*r, first.saturating_add(every_ms.saturating_mul(i as i64))))
         .collect();
     loop {
-        let current = api.get(&format!("rules/{}", path_segment(rule)), None).await?;
+        let current = api
+            .get(&format!("rules/{}", path_segment(rule)), None)
+            .await?;
         let rate = current["backgroundRate"].as_i64().unwrap_or(100);
         let Some(&(next_rate, planned)) = plan.iter().find(|(r, _)| *r > rate) else {
             println!("rule {rule} is at backgroundRate {rate}: the rollout is complete");

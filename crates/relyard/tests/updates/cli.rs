@@ -35,10 +35,14 @@ async fn rules_history_and_explain() {
     // A rule ranked above the one that applies, ruled out by its channel.
     let mut beta = rule("Firefox-3.0", 500);
     beta.channel = Some("beta".into());
-    let beta = store::create_rule(&server.db, "tester", &beta).await.expect("rule");
+    let beta = store::create_rule(&server.db, "tester", &beta)
+        .await
+        .expect("rule");
     let mut moved = r.clone();
     moved.comment = Some("second revision".into());
-    store::update_rule(&server.db, "mary", &moved).await.expect("update");
+    store::update_rule(&server.db, "mary", &moved)
+        .await
+        .expect("update");
     server.updates.changed().await.expect("reload");
     let url = &server.root_url;
 
@@ -54,15 +58,28 @@ async fn rules_history_and_explain() {
     assert!(ok, "{err}");
     let mary = out.lines().position(|l| l.contains("mary"));
     let tester = out.lines().position(|l| l.contains("tester"));
-    assert!(mary.is_some() && tester.is_some() && mary < tester, "newest first: {out}");
+    assert!(
+        mary.is_some() && tester.is_some() && mary < tester,
+        "newest first: {out}"
+    );
 
-    let (ok, out, err) = relyard(url, &["explain", &format!("https://aus5.example.org{UPDATE_URL}")]).await;
+    let (ok, out, err) = relyard(
+        url,
+        &["explain", &format!("https://aus5.example.org{UPDATE_URL}")],
+    )
+    .await;
     assert!(ok, "{err}");
     assert!(
-        out.contains(&format!("rule {} (priority 500) does not apply: channel: rule \"beta\" vs \"release\"", beta.rule_id)),
+        out.contains(&format!(
+            "rule {} (priority 500) does not apply: channel: rule \"beta\" vs \"release\"",
+            beta.rule_id
+        )),
         "{out}"
     );
-    assert!(out.contains(&format!("Matched rule {} (priority 100)", r.rule_id)), "{out}");
+    assert!(
+        out.contains(&format!("Matched rule {} (priority 100)", r.rule_id)),
+        "{out}"
+    );
     assert!(out.contains("Release served: Firefox-2.0"), "{out}");
     assert!(out.contains(r#"displayVersion="2.0""#), "{out}");
 
@@ -86,12 +103,24 @@ async fn rollout_schedules_the_first_step_above_the_current_rate() {
     let r = seed(&server.db).await;
     let mut off = r.clone();
     off.background_rate = Some(0);
-    let off = store::update_rule(&server.db, "tester", &off).await.expect("update");
+    let off = store::update_rule(&server.db, "tester", &off)
+        .await
+        .expect("update");
     server.updates.changed().await.expect("reload");
     let id = off.rule_id.to_string();
 
     let before = relyard_core::Timestamp::now().millis();
-    let args = ["rollout", &id, "--steps", "12.5,25,50,100", "--every", "45m", "--start", "10m", "--json"];
+    let args = [
+        "rollout",
+        &id,
+        "--steps",
+        "12.5,25,50,100",
+        "--every",
+        "45m",
+        "--start",
+        "10m",
+        "--json",
+    ];
     let (ok, out, err) = relyard(&server.root_url, &args).await;
     assert!(ok, "{err}");
     assert!(err.contains("12.5 becomes 13"), "{err}");
@@ -101,9 +130,15 @@ async fn rollout_schedules_the_first_step_above_the_current_rate() {
         .await
         .expect("read")
         .expect("scheduled");
-    assert_eq!(sc.new_row.as_ref().and_then(|n| n.background_rate), Some(13));
+    assert_eq!(
+        sc.new_row.as_ref().and_then(|n| n.background_rate),
+        Some(13)
+    );
     let ten_minutes = Duration::from_secs(600).as_millis() as i64;
-    assert!(sc.when >= before + ten_minutes && sc.when < before + ten_minutes + 60_000, "{sc:?}");
+    assert!(
+        sc.when >= before + ten_minutes && sc.when < before + ten_minutes + 60_000,
+        "{sc:?}"
+    );
 
     // Balrog keeps one pending change per rule: the second step waits for the first.
     let (ok, _, err) = relyard(&server.root_url, &args).await;

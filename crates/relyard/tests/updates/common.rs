@@ -72,10 +72,19 @@ pub const UPDATE_URL: &str =
 
 /// Stores releases 2.0 and 3.0 and a rule to 2.0; returns the rule.
 pub async fn seed(db: &relyard_store::Db) -> Rule {
-    for (name, version, build) in [("Firefox-2.0", "2.0", "20210101000000"), ("Firefox-3.0", "3.0", "20220101000000")] {
-        store::create_release(db, "tester", name, "Firefox", &release(name, version, build))
-            .await
-            .expect("release stored");
+    for (name, version, build) in [
+        ("Firefox-2.0", "2.0", "20210101000000"),
+        ("Firefox-3.0", "3.0", "20220101000000"),
+    ] {
+        store::create_release(
+            db,
+            "tester",
+            name,
+            "Firefox",
+            &release(name, version, build),
+        )
+        .await
+        .expect("release stored");
     }
     store::create_rule(db, "tester", &rule("Firefox-2.0", 100))
         .await
@@ -106,7 +115,10 @@ pub async fn wait_until_served(server: &Server, want: &str, deadline: Duration) 
         }
         match tokio::time::timeout_at(until, loads.changed()).await {
             Ok(Ok(())) => {}
-            _ => panic!("{} never served {want:?}; last answer {status}: {body}", server.root_url),
+            _ => panic!(
+                "{} never served {want:?}; last answer {status}: {body}",
+                server.root_url
+            ),
         }
     }
 }

@@ -12,7 +12,10 @@ async fn update_xml_is_served_at_the_root_without_credentials() {
 
     // Nothing stored yet: Balrog's empty document, not a Taskcluster 404 or 401.
     let (status, body) = get(&client, &server.root_url, UPDATE_URL).await;
-    assert_eq!((status, body.as_str()), (200, "<?xml version=\"1.0\"?>\n<updates>\n</updates>"));
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "<?xml version=\"1.0\"?>\n<updates>\n</updates>")
+    );
 
     seed(&server.db).await;
     server.updates.changed().await.expect("reload");
@@ -23,13 +26,21 @@ async fn update_xml_is_served_at_the_root_without_credentials() {
         .expect("request");
     assert_eq!(resp.status(), 200);
     assert_eq!(
-        resp.headers().get("cache-control").and_then(|v| v.to_str().ok()),
+        resp.headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
         Some("public, max-age=90")
     );
     assert!(resp.headers().contains_key("rule-id"));
     let body = resp.text().await.expect("body");
-    assert!(body.contains(r#"<update type="minor" displayVersion="2.0" appVersion="2.0""#), "{body}");
-    assert!(body.contains("http://archive.mozilla.org/pub/firefox/de/win64/firefox.complete.mar"), "{body}");
+    assert!(
+        body.contains(r#"<update type="minor" displayVersion="2.0" appVersion="2.0""#),
+        "{body}"
+    );
+    assert!(
+        body.contains("http://archive.mozilla.org/pub/firefox/de/win64/firefox.complete.mar"),
+        "{body}"
+    );
 
     for path in ["/__heartbeat__", "/__lbheartbeat__", "/__version__"] {
         let resp = client

@@ -19,7 +19,11 @@ async fn serves_https_with_the_given_certificate() {
 
     let db = TestDb::new().await;
     let (server, _data) = server_on(&db, |c| c.tls = Some(tls)).await;
-    assert!(server.root_url.starts_with("https://127.0.0.1:"), "{}", server.root_url);
+    assert!(
+        server.root_url.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.root_url
+    );
 
     let trusting = reqwest::Client::builder()
         .add_root_certificate(
@@ -37,7 +41,9 @@ async fn serves_https_with_the_given_certificate() {
     }
 
     // A client that does not trust the certificate is refused, and plain HTTP gets no answer.
-    assert!(reqwest::get(format!("{}/__heartbeat__", server.root_url)).await.is_err());
+    assert!(reqwest::get(format!("{}/__heartbeat__", server.root_url))
+        .await
+        .is_err());
     let plain = server.root_url.replacen("https://", "http://", 1);
     let answered = reqwest::get(format!("{plain}/__heartbeat__")).await;
     assert!(answered.map(|r| !r.status().is_success()).unwrap_or(true));

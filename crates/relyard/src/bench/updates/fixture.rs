@@ -8,16 +8,32 @@ use serde_json::{json, Map, Value};
 
 pub const PRODUCTS: [&str; 2] = ["Firefox", "Thunderbird"];
 pub const PLATFORMS: [(&str, &str, &str); 6] = [
-    ("WINNT_x86_64-msvc", "win64", "Windows_NT 10.0.0.0.19045.3693 (x64)"),
-    ("WINNT_x86-msvc", "win", "Windows_NT 10.0.0.0.19045.3693 (x86)"),
-    ("WINNT_aarch64-msvc", "win64-aarch64", "Windows_NT 10.0.0.0.22631.2861 (aarch64)"),
+    (
+        "WINNT_x86_64-msvc",
+        "win64",
+        "Windows_NT 10.0.0.0.19045.3693 (x64)",
+    ),
+    (
+        "WINNT_x86-msvc",
+        "win",
+        "Windows_NT 10.0.0.0.19045.3693 (x86)",
+    ),
+    (
+        "WINNT_aarch64-msvc",
+        "win64-aarch64",
+        "Windows_NT 10.0.0.0.22631.2861 (aarch64)",
+    ),
     ("Darwin_x86_64-gcc3-u-i386-x86_64", "mac", "Darwin 22.6.0"),
     ("Darwin_aarch64-gcc3", "mac", "Darwin 23.1.0"),
-    ("Linux_x86_64-gcc3", "linux64", "Linux 6.5.0-14-generic (GTK 3.24.38,libpulse 16.1.0)"),
+    (
+        "Linux_x86_64-gcc3",
+        "linux64",
+        "Linux 6.5.0-14-generic (GTK 3.24.38,libpulse 16.1.0)",
+    ),
 ];
 pub const LOCALES: [&str; 24] = [
-    "en-US", "de", "fr", "es-ES", "it", "ja", "ru", "pl", "pt-BR", "zh-CN", "zh-TW", "nl",
-    "sv-SE", "ko", "tr", "cs", "uk", "hu", "fi", "da", "nb-NO", "el", "ro", "he",
+    "en-US", "de", "fr", "es-ES", "it", "ja", "ru", "pl", "pt-BR", "zh-CN", "zh-TW", "nl", "sv-SE",
+    "ko", "tr", "cs", "uk", "hu", "fi", "da", "nb-NO", "el", "ro", "he",
 ];
 /// Release majors per product: 100 each, so 200 releases.
 pub const FIRST_MAJOR: u32 = 60;
@@ -31,7 +47,12 @@ pub fn release_name(product: &str, major: u32) -> String {
 
 /// The buildID of `major` on platform number `p`: later majors build later.
 pub fn build_id(major: u32, p: usize) -> String {
-    format!("20{:02}{:02}01{:02}0000", 10 + major / 10, 1 + major % 10, p)
+    format!(
+        "20{:02}{:02}01{:02}0000",
+        10 + major / 10,
+        1 + major % 10,
+        p
+    )
 }
 
 pub fn release(product: &str, major: u32) -> Value {
@@ -86,8 +107,16 @@ pub fn release(product: &str, major: u32) -> Value {
 pub fn rules(n: usize) -> Vec<Rule> {
     let general = PRODUCTS.len() * SERVED_CHANNELS.len();
     let channels = [
-        "release", "beta", "esr", "release-cck-*", "release-localtest", "beta-localtest",
-        "aurora", "nightly", "esr-localtest", "release-sysaddon",
+        "release",
+        "beta",
+        "esr",
+        "release-cck-*",
+        "release-localtest",
+        "beta-localtest",
+        "aurora",
+        "nightly",
+        "esr-localtest",
+        "release-sysaddon",
     ];
     let odd_locales = "ach,af,an,ar,ast,az,be,bg,bn,br,bs,ca,cak,cy";
     let mut out = Vec::with_capacity(n);
