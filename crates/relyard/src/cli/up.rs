@@ -75,6 +75,12 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     )?;
     println!("relyard is up at {}", server.root_url);
     println!(
+        "Update service: {}/update/6/… (rules and releases at {}/api/updates/v1/; {} rules loaded)",
+        server.root_url,
+        server.root_url,
+        server.updates.catalog().rules.len()
+    );
+    println!(
         "Root credentials are in {} (mode 0600). To use them:",
         creds_path.display()
     );
