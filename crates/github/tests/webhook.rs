@@ -115,6 +115,19 @@ impl Setup {
         self.deliver(event, body, Some(sig)).await
     }
 
+    /// Delivers the push fixture for commit `sha`, which must fail and be commented on once;
+    /// returns that comment as (path, body).
+    async fn push_failing_at(&self, sha: &str) -> (String, String) {
+        let mut push = fixture("push.json");
+        push["after"] = json!(sha);
+        let (status, answer) = self.deliver_signed("push", &push).await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["outcome"], "error-commented", "{answer}");
+        let mut comments = self.gh.comments();
+        assert_eq!(comments.len(), 1, "{comments:?}");
+        comments.remove(0)
+    }
+
     async fn task(&self, task_id: &str) -> Value {
         let queue = taskcluster::Queue::new(self.tc.root_client()).expect("queue client");
         queue.task(task_id).await.expect("task exists")
@@ -189,14 +202,8 @@ async fn json_e_error_is_commented_naming_the_expression() {
     let s = setup().await;
     let sha = "1111111111111111111111111111111111111111";
     s.gh.set_file(sha, "version: 1\ntasks:\n  - payload:\n      command: ['${event.head_commit.no_such_field}']\n");
-    let mut push = fixture("push.json");
-    push["after"] = json!(sha);
-    let (status, answer) = s.deliver_signed("push", &push).await;
-    assert_eq!(status, 200, "{answer}");
-    assert_eq!(answer["outcome"], "error-commented", "{answer}");
-    let comments = s.gh.comments();
-    assert_eq!(comments.len(), 1, "{comments:?}");
-    let (path, body) = &comments[0];
+    let comments = s.push_failing_at(sha).await;
+    let (path, body) = &comments;
     assert_eq!(path, &format!("/repos/relyard-ci/hello/commits/{sha}/comments"));
     assert!(body.contains("JSON-e error"), "{body}");
     assert!(body.contains("${event.head_commit.no_such_field}"), "{body}");
@@ -210,15 +217,10 @@ async fn tasks_get_only_the_repository_roles_scopes() {
     // The root client creating it has `*`; the branch role has no secrets scope.
     let yml = TASKCLUSTER_YML.replace("payload: {command: [echo, test]}", "payload: {}\n      scopes: ['secrets:get:deploy-key']");
     s.gh.set_file(sha, &yml);
-    let mut push = fixture("push.json");
-    push["after"] = json!(sha);
-    let (status, answer) = s.deliver_signed("push", &push).await;
-    assert_eq!(status, 200, "{answer}");
-    assert_eq!(answer["outcome"], "error-commented", "{answer}");
-    let comments = s.gh.comments();
-    assert_eq!(comments.len(), 1, "{comments:?}");
-    assert!(comments[0].1.contains("assume:repo:github.com/relyard-ci/hello:branch:main"), "{}", comments[0].1);
-    assert!(comments[0].1.contains("InsufficientScopes") || comments[0].1.contains("secrets:get:deploy-key"), "{}", comments[0].1);
+    let comments = s.push_failing_at(sha).await;
+    let body = &comments.1;
+    assert!(body.contains("assume:repo:github.com/relyard-ci/hello:branch:main"), "{body}");
+    assert!(body.contains("InsufficientScopes") || body.contains("secrets:get:deploy-key"), "{body}");
 }
 
 #[tokio::test]
