@@ -45,7 +45,12 @@ pub enum PullRequestDecision {
 #[async_trait]
 pub trait CollaboratorCheck: Send + Sync {
     type Error;
-    async fn is_collaborator(&self, owner: &str, repo: &str, login: &str) -> Result<bool, Self::Error>;
+    async fn is_collaborator(
+        &self,
+        owner: &str,
+        repo: &str,
+        login: &str,
+    ) -> Result<bool, Self::Error>;
 }
 
 /// The pull request is trusted when its author is a collaborator and its head is a collaborator's
@@ -94,7 +99,9 @@ pub fn repository_scopes(
     let prefix = format!("assume:repo:github.com/{owner}/{repo}");
     let mut scopes = Vec::with_capacity(3);
     match tasks_for {
-        TasksFor::PullRequest | TasksFor::IssueComment => scopes.push(format!("{prefix}:pull-request")),
+        TasksFor::PullRequest | TasksFor::IssueComment => {
+            scopes.push(format!("{prefix}:pull-request"))
+        }
         TasksFor::PullRequestUntrusted => scopes.push(format!("{prefix}:pull-request-untrusted")),
         TasksFor::Push => {
             let git_ref = event.get("ref").and_then(Value::as_str).unwrap_or_default();
@@ -108,7 +115,10 @@ pub fn repository_scopes(
             }
         }
         TasksFor::Release => {
-            let action = event.get("action").and_then(Value::as_str).unwrap_or("published");
+            let action = event
+                .get("action")
+                .and_then(Value::as_str)
+                .unwrap_or("published");
             scopes.push(format!("{prefix}:release:{action}"));
         }
     }

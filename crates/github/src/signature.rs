@@ -87,12 +87,27 @@ mod tests {
     #[test]
     fn refusals() {
         let secrets = vec![DOC_SECRET.to_string()];
-        assert_eq!(verify(&secrets, None, DOC_BODY), Err(SignatureError::Missing));
-        assert_eq!(verify(&[], Some(DOC_SIGNATURE), DOC_BODY), Err(SignatureError::NoSecrets));
+        assert_eq!(
+            verify(&secrets, None, DOC_BODY),
+            Err(SignatureError::Missing)
+        );
+        assert_eq!(
+            verify(&[], Some(DOC_SIGNATURE), DOC_BODY),
+            Err(SignatureError::NoSecrets)
+        );
         assert_eq!(verify(&[], None, DOC_BODY), Ok(()));
-        assert_eq!(verify(&secrets, Some(DOC_SIGNATURE), b"Hello, World?"), Err(SignatureError::Mismatch));
-        assert_eq!(verify(&secrets, Some("sha256=zz"), DOC_BODY), Err(SignatureError::Mismatch));
-        assert_eq!(verify(&secrets, Some(&DOC_SIGNATURE[7..]), DOC_BODY), Err(SignatureError::Mismatch));
+        assert_eq!(
+            verify(&secrets, Some(DOC_SIGNATURE), b"Hello, World?"),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify(&secrets, Some("sha256=zz"), DOC_BODY),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify(&secrets, Some(&DOC_SIGNATURE[7..]), DOC_BODY),
+            Err(SignatureError::Mismatch)
+        );
         assert_eq!(ApiError::from(SignatureError::Missing).status(), 400);
         assert_eq!(ApiError::from(SignatureError::Mismatch).status(), 403);
     }

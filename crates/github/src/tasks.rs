@@ -14,7 +14,8 @@ pub struct CreateError(pub String);
 #[async_trait]
 pub trait TaskCreator: Send + Sync {
     /// Creates `tasks` in order (dependencies first), each limited to `scopes`.
-    async fn create_tasks(&self, scopes: &[String], tasks: &[TaskEntry]) -> Result<(), CreateError>;
+    async fn create_tasks(&self, scopes: &[String], tasks: &[TaskEntry])
+        -> Result<(), CreateError>;
 }
 
 /// Calls the queue at `root_url` with the official Taskcluster client.
@@ -25,19 +26,26 @@ pub struct QueueTaskCreator {
 
 #[async_trait]
 impl TaskCreator for QueueTaskCreator {
-    async fn create_tasks(&self, scopes: &[String], tasks: &[TaskEntry]) -> Result<(), CreateError> {
+    async fn create_tasks(
+        &self,
+        scopes: &[String],
+        tasks: &[TaskEntry],
+    ) -> Result<(), CreateError> {
         let builder = taskcluster::ClientBuilder::new(&self.root_url)
             .credentials(self.credentials.clone())
             .authorized_scopes(scopes);
         let queue = taskcluster::Queue::new(builder).map_err(|e| CreateError(e.to_string()))?;
         for entry in tasks {
-            queue.createTask(&entry.task_id, &entry.task).await.map_err(|e| {
-                CreateError(format!(
-                    "Creating task {} with the scopes\n\n```\n{}\n```\n\nfailed:\n\n{e}",
-                    entry.task_id,
-                    scopes.join("\n")
-                ))
-            })?;
+            queue
+                .createTask(&entry.task_id, &entry.task)
+                .await
+                .map_err(|e| {
+                    CreateError(format!(
+                        "Creating task {} with the scopes\n\n```\n{}\n```\n\nfailed:\n\n{e}",
+                        entry.task_id,
+                        scopes.join("\n")
+                    ))
+                })?;
         }
         Ok(())
     }

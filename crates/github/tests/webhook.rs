@@ -67,29 +67,47 @@ async fn setup() -> Setup {
     for role in ["branch:main", "pull-request", "release:published"] {
         let scopes = json!({"description": "CI tasks of relyard-ci/hello", "scopes": [
             "queue:create-task:highest:proj-ci/ci", "queue:create-task:project:none"]});
-        auth.createRole(&format!("{ROLE_PREFIX}:{role}"), &scopes).await.expect("create role");
+        auth.createRole(&format!("{ROLE_PREFIX}:{role}"), &scopes)
+            .await
+            .expect("create role");
     }
     let gh = FakeGitHub::default();
     gh.set_file(PUSH_SHA, TASKCLUSTER_YML);
     gh.set_file(PR_SHA, TASKCLUSTER_YML);
     gh.set_file("main", TASKCLUSTER_YML);
-    gh.repo.lock().expect("lock").collaborators.insert("alice".into());
+    gh.repo
+        .lock()
+        .expect("lock")
+        .collaborators
+        .insert("alice".into());
     let gh_url = gh.clone().start().await;
     let state = GitHubState {
         webhook_secrets: vec!["an older secret".into(), SECRET.into()],
         root_url: tc.root_url.clone(),
         github: GitHubClient::new(&gh_url, GitHubAuth::Token(TOKEN.into())).expect("client"),
-        tasks: Arc::new(QueueTaskCreator { root_url: tc.root_url.clone(), credentials: tc.root_credentials() }),
+        tasks: Arc::new(QueueTaskCreator {
+            root_url: tc.root_url.clone(),
+            credentials: tc.root_credentials(),
+        }),
     };
     let app = axum::Router::new().nest("/api/github/v1", relyard_github::router(Arc::new(state)));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await });
-    Setup { tc, gh, webhook_url: format!("http://{addr}/api/github/v1/github"), http: reqwest::Client::new() }
+    Setup {
+        tc,
+        gh,
+        webhook_url: format!("http://{addr}/api/github/v1/github"),
+        http: reqwest::Client::new(),
+    }
 }
 
 fn fixture(name: &str) -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
     serde_json::from_slice(&std::fs::read(path).expect("fixture")).expect("fixture JSON")
 }
 
@@ -136,8 +154,18 @@ impl Setup {
 
 fn created(answer: &Value) -> (String, Vec<String>, Vec<String>) {
     assert_eq!(answer["outcome"], "created", "{answer}");
-    let strings = |v: &Value| v.as_array().expect("list").iter().map(|s| s.as_str().expect("str").to_string()).collect();
-    (answer["taskGroupId"].as_str().expect("group").into(), strings(&answer["taskIds"]), strings(&answer["scopes"]))
+    let strings = |v: &Value| {
+        v.as_array()
+            .expect("list")
+            .iter()
+            .map(|s| s.as_str().expect("str").to_string())
+            .collect()
+    };
+    (
+        answer["taskGroupId"].as_str().expect("group").into(),
+        strings(&answer["taskIds"]),
+        strings(&answer["scopes"]),
+    )
 }
 
 #[tokio::test]
@@ -146,14 +174,20 @@ async fn signed_push_creates_the_graph_with_the_branch_role() {
     let (status, answer) = s.deliver_signed("push", &fixture("push.json")).await;
     assert_eq!(status, 200, "{answer}");
     let (group, ids, scopes) = created(&answer);
-    assert_eq!(scopes, [
-        "assume:repo:github.com/relyard-ci/hello:branch:main",
-        "queue:route:statuses",
-        "queue:scheduler-id:taskcluster-github",
-    ]);
+    assert_eq!(
+        scopes,
+        [
+            "assume:repo:github.com/relyard-ci/hello:branch:main",
+            "queue:route:statuses",
+            "queue:scheduler-id:taskcluster-github",
+        ]
+    );
     assert_eq!(ids.len(), 2);
     let build = s.task(&ids[0]).await;
-    assert_eq!(build["payload"]["command"], json!(["echo", "github-push", PUSH_SHA]));
+    assert_eq!(
+        build["payload"]["command"],
+        json!(["echo", "github-push", PUSH_SHA])
+    );
     assert_eq!(build["schedulerId"], "taskcluster-github");
     assert_eq!(build["taskGroupId"], group);
     assert_eq!(build["routes"], json!(["statuses"]));
@@ -166,17 +200,33 @@ async fn signed_push_creates_the_graph_with_the_branch_role() {
 #[tokio::test]
 async fn signed_pull_request_and_release_use_their_roles() {
     let s = setup().await;
-    let (status, answer) = s.deliver_signed("pull_request", &fixture("pull_request.opened.json")).await;
+    let (status, answer) = s
+        .deliver_signed("pull_request", &fixture("pull_request.opened.json"))
+        .await;
     assert_eq!(status, 200, "{answer}");
     let (_, ids, scopes) = created(&answer);
-    assert_eq!(scopes[0], "assume:repo:github.com/relyard-ci/hello:pull-request");
-    assert_eq!(s.task(&ids[0]).await["payload"]["command"], json!(["echo", "github-pull-request", PR_SHA]));
+    assert_eq!(
+        scopes[0],
+        "assume:repo:github.com/relyard-ci/hello:pull-request"
+    );
+    assert_eq!(
+        s.task(&ids[0]).await["payload"]["command"],
+        json!(["echo", "github-pull-request", PR_SHA])
+    );
 
-    let (status, answer) = s.deliver_signed("release", &fixture("release.published.json")).await;
+    let (status, answer) = s
+        .deliver_signed("release", &fixture("release.published.json"))
+        .await;
     assert_eq!(status, 200, "{answer}");
     let (_, ids, scopes) = created(&answer);
-    assert_eq!(scopes[0], "assume:repo:github.com/relyard-ci/hello:release:published");
-    assert_eq!(s.task(&ids[0]).await["payload"]["command"], json!(["echo", "github-release", "v1.0.0"]));
+    assert_eq!(
+        scopes[0],
+        "assume:repo:github.com/relyard-ci/hello:release:published"
+    );
+    assert_eq!(
+        s.task(&ids[0]).await["payload"]["command"],
+        json!(["echo", "github-release", "v1.0.0"])
+    );
 }
 
 #[tokio::test]
@@ -184,14 +234,30 @@ async fn bad_or_missing_signatures_do_nothing() {
     let s = setup().await;
     let push = fixture("push.json");
     let bytes = serde_json::to_vec(&push).expect("serialize");
-    let (status, answer) = s.deliver("push", &push, Some(signature::sign("not the secret", &bytes))).await;
-    assert_eq!((status, answer["code"].as_str()), (403, Some("InsufficientScopes")), "{answer}");
+    let (status, answer) = s
+        .deliver(
+            "push",
+            &push,
+            Some(signature::sign("not the secret", &bytes)),
+        )
+        .await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (403, Some("InsufficientScopes")),
+        "{answer}"
+    );
     let (status, answer) = s.deliver("push", &push, None).await;
-    assert_eq!((status, answer["code"].as_str()), (400, Some("InputError")), "{answer}");
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (400, Some("InputError")),
+        "{answer}"
+    );
     // Signed for another body.
     let mut altered = push.clone();
     altered["after"] = json!(PR_SHA);
-    let (status, _) = s.deliver("push", &altered, Some(signature::sign(SECRET, &bytes))).await;
+    let (status, _) = s
+        .deliver("push", &altered, Some(signature::sign(SECRET, &bytes)))
+        .await;
     assert_eq!(status, 403);
     // GitHub was not even asked for the file, so nothing can have been created.
     assert!(s.gh.calls().is_empty(), "{:?}", s.gh.calls());
@@ -201,12 +267,21 @@ async fn bad_or_missing_signatures_do_nothing() {
 async fn json_e_error_is_commented_naming_the_expression() {
     let s = setup().await;
     let sha = "1111111111111111111111111111111111111111";
-    s.gh.set_file(sha, "version: 1\ntasks:\n  - payload:\n      command: ['${event.head_commit.no_such_field}']\n");
+    s.gh.set_file(
+        sha,
+        "version: 1\ntasks:\n  - payload:\n      command: ['${event.head_commit.no_such_field}']\n",
+    );
     let comments = s.push_failing_at(sha).await;
     let (path, body) = &comments;
-    assert_eq!(path, &format!("/repos/relyard-ci/hello/commits/{sha}/comments"));
+    assert_eq!(
+        path,
+        &format!("/repos/relyard-ci/hello/commits/{sha}/comments")
+    );
     assert!(body.contains("JSON-e error"), "{body}");
-    assert!(body.contains("${event.head_commit.no_such_field}"), "{body}");
+    assert!(
+        body.contains("${event.head_commit.no_such_field}"),
+        "{body}"
+    );
     assert!(body.contains("tasks[0].payload.command[0]"), "{body}");
 }
 
@@ -215,12 +290,21 @@ async fn tasks_get_only_the_repository_roles_scopes() {
     let s = setup().await;
     let sha = "2222222222222222222222222222222222222222";
     // The root client creating it has `*`; the branch role has no secrets scope.
-    let yml = TASKCLUSTER_YML.replace("payload: {command: [echo, test]}", "payload: {}\n      scopes: ['secrets:get:deploy-key']");
+    let yml = TASKCLUSTER_YML.replace(
+        "payload: {command: [echo, test]}",
+        "payload: {}\n      scopes: ['secrets:get:deploy-key']",
+    );
     s.gh.set_file(sha, &yml);
     let comments = s.push_failing_at(sha).await;
     let body = &comments.1;
-    assert!(body.contains("assume:repo:github.com/relyard-ci/hello:branch:main"), "{body}");
-    assert!(body.contains("InsufficientScopes") || body.contains("secrets:get:deploy-key"), "{body}");
+    assert!(
+        body.contains("assume:repo:github.com/relyard-ci/hello:branch:main"),
+        "{body}"
+    );
+    assert!(
+        body.contains("InsufficientScopes") || body.contains("secrets:get:deploy-key"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -239,6 +323,8 @@ async fn pull_requests_from_outsiders_are_refused_with_a_comment() {
     pr["action"] = json!("closed");
     let (status, answer) = s.deliver_signed("pull_request", &pr).await;
     assert_eq!((status, answer["outcome"].as_str()), (200, Some("skipped")));
-    let (status, _) = s.deliver_signed("ping", &json!({"zen": "Keep it logically awesome."})).await;
+    let (status, _) = s
+        .deliver_signed("ping", &json!({"zen": "Keep it logically awesome."}))
+        .await;
     assert_eq!(status, 200);
 }

@@ -20,21 +20,28 @@ pub struct AppCredentials {
 
 impl std::fmt::Debug for AppCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppCredentials").field("app_id", &self.app_id).finish_non_exhaustive()
+        f.debug_struct("AppCredentials")
+            .field("app_id", &self.app_id)
+            .finish_non_exhaustive()
     }
 }
 
 impl AppCredentials {
     /// `private_key_pem` is the PEM file GitHub hands out for the App.
     pub fn new(app_id: &str, private_key_pem: &[u8]) -> Result<AppCredentials, GhError> {
-        let key = EncodingKey::from_rsa_pem(private_key_pem).map_err(|e| GhError::AppToken(e.to_string()))?;
-        Ok(AppCredentials { app_id: app_id.to_string(), key })
+        let key = EncodingKey::from_rsa_pem(private_key_pem)
+            .map_err(|e| GhError::AppToken(e.to_string()))?;
+        Ok(AppCredentials {
+            app_id: app_id.to_string(),
+            key,
+        })
     }
 
     /// The App's own JWT; backdated a minute for clock drift, as GitHub advises.
     pub fn jwt(&self) -> Result<String, GhError> {
         let now = Utc::now().timestamp();
-        let claims = serde_json::json!({ "iat": now - 60, "exp": now + 9 * 60, "iss": self.app_id });
+        let claims =
+            serde_json::json!({ "iat": now - 60, "exp": now + 9 * 60, "iss": self.app_id });
         jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &self.key)
             .map_err(|e| GhError::AppToken(e.to_string()))
     }
@@ -55,7 +62,11 @@ impl AppCredentials {
         let status = resp.status();
         let body: Value = resp.json().await.unwrap_or(Value::Null);
         if !status.is_success() {
-            return Err(GhError::Status { status: status.as_u16(), what: format!("POST {url}"), body: body.to_string() });
+            return Err(GhError::Status {
+                status: status.as_u16(),
+                what: format!("POST {url}"),
+                body: body.to_string(),
+            });
         }
         let token = body.get("token").and_then(Value::as_str);
         let expires = body
@@ -64,7 +75,9 @@ impl AppCredentials {
             .and_then(|t| t.parse::<DateTime<Utc>>().ok());
         match (token, expires) {
             (Some(t), Some(e)) => Ok((t.to_string(), e)),
-            _ => Err(GhError::AppToken(format!("no token or expires_at in {body}"))),
+            _ => Err(GhError::AppToken(format!(
+                "no token or expires_at in {body}"
+            ))),
         }
     }
 }

@@ -20,7 +20,11 @@ pub enum GhError {
     #[error("GitHub API request failed: {0}")]
     Http(#[from] reqwest::Error),
     #[error("GitHub API answered {status} to {what}: {body}")]
-    Status { status: u16, what: String, body: String },
+    Status {
+        status: u16,
+        what: String,
+        body: String,
+    },
     #[error("GitHub API answer to {what} could not be read: {detail}")]
     Decode { what: String, detail: String },
     #[error("GitHub App token could not be made: {0}")]
@@ -79,7 +83,9 @@ impl GitHubClient {
                 let id = installation.ok_or(GhError::NoInstallation)?;
                 let token = self
                     .tokens
-                    .get_or_make(id, || app.installation_token(&self.http, &self.base_url, id))
+                    .get_or_make(id, || {
+                        app.installation_token(&self.http, &self.base_url, id)
+                    })
                     .await?;
                 Ok(format!("token {token}"))
             }
@@ -96,9 +102,11 @@ impl Installation<'_> {
         body: Option<Value>,
     ) -> Result<(StatusCode, Value), GhError> {
         let c = self.client;
-        let url = reqwest::Url::parse_with_params(&format!("{}{path}", c.base_url), query).map_err(|e| {
-            GhError::Decode { what: format!("{method} {path}"), detail: format!("bad URL: {e}") }
-        })?;
+        let url = reqwest::Url::parse_with_params(&format!("{}{path}", c.base_url), query)
+            .map_err(|e| GhError::Decode {
+                what: format!("{method} {path}"),
+                detail: format!("bad URL: {e}"),
+            })?;
         let mut req = c
             .http
             .request(method.clone(), url)
@@ -120,38 +128,67 @@ impl Installation<'_> {
     }
 
     /// A call whose every non-2xx answer is an error.
-    async fn expect_ok(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value, GhError> {
+    async fn expect_ok(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, GhError> {
         let what = format!("{method} {path}");
         let (status, value) = self.call(method, path, &[], body).await?;
         if status.is_success() {
             Ok(value)
         } else {
-            Err(GhError::Status { status: status.as_u16(), what, body: value.to_string() })
+            Err(GhError::Status {
+                status: status.as_u16(),
+                what,
+                body: value.to_string(),
+            })
         }
     }
 
     /// A file's text at `git_ref`; `None` when there is no such file.
-    pub async fn file_contents(&self, owner: &str, repo: &str, path: &str, git_ref: &str) -> Result<Option<String>, GhError> {
+    pub async fn file_contents(
+        &self,
+        owner: &str,
+        repo: &str,
+        path: &str,
+        git_ref: &str,
+    ) -> Result<Option<String>, GhError> {
         let api_path = format!("/repos/{owner}/{repo}/contents/{path}");
         let what = format!("GET {api_path}?ref={git_ref}");
-        let (status, value) = self.call(Method::GET, &api_path, &[("ref", git_ref)], None).await?;
+        let (status, value) = self
+            .call(Method::GET, &api_path, &[("ref", git_ref)], None)
+            .await?;
         if status == StatusCode::NOT_FOUND {
             return Ok(None);
         }
         if !status.is_success() {
-            return Err(GhError::Status { status: status.as_u16(), what, body: value.to_string() });
+            return Err(GhError::Status {
+                status: status.as_u16(),
+                what,
+                body: value.to_string(),
+            });
         }
-        let decode = |detail: String| GhError::Decode { what: what.clone(), detail };
+        let decode = |detail: String| GhError::Decode {
+            what: what.clone(),
+            detail,
+        };
         let encoded = value
             .get("content")
             .and_then(Value::as_str)
             .ok_or_else(|| decode("no content (is it a directory?)".into()))?;
         // GitHub wraps the base64 text in lines.
-        let compact: String = encoded.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+        let compact: String = encoded
+            .chars()
+            .filter(|c| !c.is_ascii_whitespace())
+            .collect();
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(compact)
             .map_err(|e| decode(e.to_string()))?;
-        String::from_utf8(bytes).map(Some).map_err(|e| decode(e.to_string()))
+        String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|e| decode(e.to_string()))
     }
 
     pub async fn default_branch(&self, owner: &str, repo: &str) -> Result<String, GhError> {
@@ -161,44 +198,91 @@ impl Installation<'_> {
             .get("default_branch")
             .and_then(Value::as_str)
             .map(str::to_string)
-            .ok_or(GhError::Decode { what: format!("GET {path}"), detail: "no default_branch".into() })
+            .ok_or(GhError::Decode {
+                what: format!("GET {path}"),
+                detail: "no default_branch".into(),
+            })
     }
 
     /// 204 → a collaborator; 404 → not one.
-    pub async fn is_collaborator(&self, owner: &str, repo: &str, login: &str) -> Result<bool, GhError> {
+    pub async fn is_collaborator(
+        &self,
+        owner: &str,
+        repo: &str,
+        login: &str,
+    ) -> Result<bool, GhError> {
         let path = format!("/repos/{owner}/{repo}/collaborators/{login}");
         let (status, value) = self.call(Method::GET, &path, &[], None).await?;
         match status {
             s if s.is_success() => Ok(true),
             StatusCode::NOT_FOUND => Ok(false),
-            s => Err(GhError::Status { status: s.as_u16(), what: format!("GET {path}"), body: value.to_string() }),
+            s => Err(GhError::Status {
+                status: s.as_u16(),
+                what: format!("GET {path}"),
+                body: value.to_string(),
+            }),
         }
     }
 
     /// `state` is `error`, `failure`, `pending` or `success`.
-    pub async fn create_status(&self, owner: &str, repo: &str, sha: &str, status: &CommitStatus) -> Result<(), GhError> {
+    pub async fn create_status(
+        &self,
+        owner: &str,
+        repo: &str,
+        sha: &str,
+        status: &CommitStatus,
+    ) -> Result<(), GhError> {
         let body = json!({
             "state": status.state, "target_url": status.target_url,
             "description": status.description, "context": status.context,
         });
-        self.expect_ok(Method::POST, &format!("/repos/{owner}/{repo}/statuses/{sha}"), Some(body)).await?;
+        self.expect_ok(
+            Method::POST,
+            &format!("/repos/{owner}/{repo}/statuses/{sha}"),
+            Some(body),
+        )
+        .await?;
         Ok(())
     }
 
     /// `check_run` is GitHub's check run body (`name`, `head_sha`, `status`, `conclusion`, ...).
-    pub async fn create_check_run(&self, owner: &str, repo: &str, check_run: Value) -> Result<Value, GhError> {
-        self.expect_ok(Method::POST, &format!("/repos/{owner}/{repo}/check-runs"), Some(check_run)).await
+    pub async fn create_check_run(
+        &self,
+        owner: &str,
+        repo: &str,
+        check_run: Value,
+    ) -> Result<Value, GhError> {
+        self.expect_ok(
+            Method::POST,
+            &format!("/repos/{owner}/{repo}/check-runs"),
+            Some(check_run),
+        )
+        .await
     }
 
-    pub async fn create_commit_comment(&self, owner: &str, repo: &str, sha: &str, body: &str) -> Result<(), GhError> {
+    pub async fn create_commit_comment(
+        &self,
+        owner: &str,
+        repo: &str,
+        sha: &str,
+        body: &str,
+    ) -> Result<(), GhError> {
         let path = format!("/repos/{owner}/{repo}/commits/{sha}/comments");
-        self.expect_ok(Method::POST, &path, Some(json!({ "body": body }))).await?;
+        self.expect_ok(Method::POST, &path, Some(json!({ "body": body })))
+            .await?;
         Ok(())
     }
 
-    pub async fn create_issue_comment(&self, owner: &str, repo: &str, number: u64, body: &str) -> Result<(), GhError> {
+    pub async fn create_issue_comment(
+        &self,
+        owner: &str,
+        repo: &str,
+        number: u64,
+        body: &str,
+    ) -> Result<(), GhError> {
         let path = format!("/repos/{owner}/{repo}/issues/{number}/comments");
-        self.expect_ok(Method::POST, &path, Some(json!({ "body": body }))).await?;
+        self.expect_ok(Method::POST, &path, Some(json!({ "body": body })))
+            .await?;
         Ok(())
     }
 }

@@ -38,13 +38,31 @@ async fn policies_decide_as_tc_github() {
     let collaborator_from_fork = pr("alice", "mallory");
     for (policy, expected) in [
         ("public", [Trusted, Trusted, Trusted, Trusted, Trusted]),
-        ("public_restricted", [Trusted, Trusted, Trusted, Untrusted, Untrusted]),
-        ("collaborators", [Trusted, Trusted, Trusted, Refused, Refused]),
-        ("collaborators_quiet", [Trusted, Trusted, Trusted, Quiet, Quiet]),
-        ("something-else", [Trusted, Trusted, Trusted, Refused, Refused]),
+        (
+            "public_restricted",
+            [Trusted, Trusted, Trusted, Untrusted, Untrusted],
+        ),
+        (
+            "collaborators",
+            [Trusted, Trusted, Trusted, Refused, Refused],
+        ),
+        (
+            "collaborators_quiet",
+            [Trusted, Trusted, Trusted, Quiet, Quiet],
+        ),
+        (
+            "something-else",
+            [Trusted, Trusted, Trusted, Refused, Refused],
+        ),
     ] {
         let mut got = Vec::new();
-        for e in [&collaborator, &from_base, &from_two, &outsider, &collaborator_from_fork] {
+        for e in [
+            &collaborator,
+            &from_base,
+            &from_two,
+            &outsider,
+            &collaborator_from_fork,
+        ] {
             got.push(decide(policy, e).await);
         }
         assert_eq!(got, expected, "{policy}");
@@ -56,13 +74,50 @@ async fn policies_decide_as_tc_github() {
 fn scopes_as_tc_github_computes_them() {
     let scopes = |t, e: serde_json::Value, route| repository_scopes(t, "org", "repo", &e, route);
     assert_eq!(
-        scopes(TasksFor::Push, json!({"ref": "refs/heads/feature/x"}), "statuses"),
-        ["assume:repo:github.com/org/repo:branch:feature/x", "queue:route:statuses", "queue:scheduler-id:taskcluster-github"]
+        scopes(
+            TasksFor::Push,
+            json!({"ref": "refs/heads/feature/x"}),
+            "statuses"
+        ),
+        [
+            "assume:repo:github.com/org/repo:branch:feature/x",
+            "queue:route:statuses",
+            "queue:scheduler-id:taskcluster-github"
+        ]
     );
-    assert_eq!(scopes(TasksFor::Push, json!({"ref": "refs/tags/v1.2.3"}), "statuses")[0], "assume:repo:github.com/org/repo:tag:v1.2.3");
-    assert_eq!(scopes(TasksFor::PullRequest, json!({}), "checks")[..2], ["assume:repo:github.com/org/repo:pull-request", "queue:route:checks"]);
-    assert_eq!(scopes(TasksFor::IssueComment, json!({}), "statuses")[0], "assume:repo:github.com/org/repo:pull-request");
-    assert_eq!(scopes(TasksFor::PullRequestUntrusted, json!({}), "statuses")[0], "assume:repo:github.com/org/repo:pull-request-untrusted");
-    assert_eq!(scopes(TasksFor::Release, json!({}), "statuses")[0], "assume:repo:github.com/org/repo:release:published");
-    assert_eq!(scopes(TasksFor::Release, json!({"action": "prereleased"}), "statuses")[0], "assume:repo:github.com/org/repo:release:prereleased");
+    assert_eq!(
+        scopes(
+            TasksFor::Push,
+            json!({"ref": "refs/tags/v1.2.3"}),
+            "statuses"
+        )[0],
+        "assume:repo:github.com/org/repo:tag:v1.2.3"
+    );
+    assert_eq!(
+        scopes(TasksFor::PullRequest, json!({}), "checks")[..2],
+        [
+            "assume:repo:github.com/org/repo:pull-request",
+            "queue:route:checks"
+        ]
+    );
+    assert_eq!(
+        scopes(TasksFor::IssueComment, json!({}), "statuses")[0],
+        "assume:repo:github.com/org/repo:pull-request"
+    );
+    assert_eq!(
+        scopes(TasksFor::PullRequestUntrusted, json!({}), "statuses")[0],
+        "assume:repo:github.com/org/repo:pull-request-untrusted"
+    );
+    assert_eq!(
+        scopes(TasksFor::Release, json!({}), "statuses")[0],
+        "assume:repo:github.com/org/repo:release:published"
+    );
+    assert_eq!(
+        scopes(
+            TasksFor::Release,
+            json!({"action": "prereleased"}),
+            "statuses"
+        )[0],
+        "assume:repo:github.com/org/repo:release:prereleased"
+    );
 }

@@ -42,7 +42,12 @@ pub(super) fn compile_tasks(
     // One task: it is its own group (it looks like a decision task). Several: a new group that
     // is none of them. Either can be overridden by the tasks themselves.
     let (mut default_task_id, default_group) = if objects.len() == 1 {
-        let given = |k: &str| objects[0].get(k).and_then(Value::as_str).map(str::to_string);
+        let given = |k: &str| {
+            objects[0]
+                .get(k)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
         match (given("taskId"), given("taskGroupId")) {
             (Some(_), Some(_)) => (fresh(), fresh()),
             (Some(id), None) => (fresh(), id),

@@ -13,7 +13,11 @@ pub struct Location {
     pub expression: String,
 }
 
-pub(super) fn failing_expression(template: &Value, context: &Value, message: &str) -> Option<Location> {
+pub(super) fn failing_expression(
+    template: &Value,
+    context: &Value,
+    message: &str,
+) -> Option<Location> {
     let mut path = String::new();
     search(template, context, message, &mut path)
 }

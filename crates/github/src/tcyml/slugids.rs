@@ -22,7 +22,9 @@ pub(super) fn rewrite_calls(template: &Value) -> Value {
             let mut out = Map::new();
             for (key, value) in map {
                 let value = match (key.as_str(), value) {
-                    ("$eval" | "$if", Value::String(expr)) => Value::String(rewrite_expression(expr)),
+                    ("$eval" | "$if", Value::String(expr)) => {
+                        Value::String(rewrite_expression(expr))
+                    }
                     (k, Value::String(expr)) if k.starts_with("by(") => {
                         Value::String(rewrite_expression(expr))
                     }

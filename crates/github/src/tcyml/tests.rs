@@ -14,7 +14,12 @@ fn render_yaml(yaml: &str, tasks_for: TasksFor, event: &Value) -> Result<Rendere
     let file = TcYml::parse(yaml)?;
     render(
         &file,
-        &RenderInput { tasks_for, event, root_url: "https://tc.example.com", branch: Some("main") },
+        &RenderInput {
+            tasks_for,
+            event,
+            root_url: "https://tc.example.com",
+            branch: Some("main"),
+        },
         NOW,
     )
 }
@@ -24,7 +29,12 @@ fn render_tasks(tasks: Value) -> Rendered {
     let event = push_event();
     render(
         &file,
-        &RenderInput { tasks_for: TasksFor::Push, event: &event, root_url: "https://tc.example.com", branch: None },
+        &RenderInput {
+            tasks_for: TasksFor::Push,
+            event: &event,
+            root_url: "https://tc.example.com",
+            branch: None,
+        },
         NOW,
     )
     .expect("renders")
@@ -69,7 +79,10 @@ fn push_renders_both_tasks_in_dependency_order() {
     let (build, test) = (&r.tasks[0], &r.tasks[1]);
     assert!(relyard_core::ids::is_slugid(&build.task_id));
     assert_eq!(test.task["dependencies"], json!([build.task_id]));
-    assert_eq!(build.task["payload"]["command"], json!(["echo", "github-push", "abc123"]));
+    assert_eq!(
+        build.task["payload"]["command"],
+        json!(["echo", "github-push", "abc123"])
+    );
     // Two tasks: one new group that is neither task.
     assert_eq!(build.task["taskGroupId"], test.task["taskGroupId"]);
     assert_ne!(build.task["taskGroupId"], json!(build.task_id));
@@ -85,7 +98,10 @@ fn pull_request_renders_only_its_task() {
     let r = render_yaml(PUSH_PULL_RELEASE, TasksFor::PullRequest, &event).expect("renders");
     assert_eq!(r.tasks.len(), 1);
     let t = &r.tasks[0];
-    assert_eq!(t.task["payload"]["command"], json!(["echo", "github-pull-request", "def456"]));
+    assert_eq!(
+        t.task["payload"]["command"],
+        json!(["echo", "github-pull-request", "def456"])
+    );
     // One task: its own group, like a decision task.
     assert_eq!(t.task["taskGroupId"], json!(t.task_id));
 }
@@ -96,13 +112,18 @@ fn release_renders_and_untrusted_pull_request_gets_nothing() {
     let r = render_yaml(PUSH_PULL_RELEASE, TasksFor::Release, &event).expect("renders");
     assert_eq!(r.tasks.len(), 1);
     assert_eq!(r.tasks[0].task["payload"]["command"][1], "github-release");
-    let r = render_yaml(PUSH_PULL_RELEASE, TasksFor::PullRequestUntrusted, &event).expect("renders");
+    let r =
+        render_yaml(PUSH_PULL_RELEASE, TasksFor::PullRequestUntrusted, &event).expect("renders");
     assert!(r.tasks.is_empty());
 }
 
 #[test]
 fn no_tasks_absent_null_or_empty() {
-    for yaml in ["version: 1\n", "version: 1\ntasks: null\n", "version: 1\ntasks: []\n"] {
+    for yaml in [
+        "version: 1\n",
+        "version: 1\ntasks: null\n",
+        "version: 1\ntasks: []\n",
+    ] {
         let r = render_yaml(yaml, TasksFor::Push, &push_event()).expect("renders");
         assert!(r.tasks.is_empty(), "{yaml}");
     }
@@ -119,15 +140,26 @@ fn json_e_error_names_the_failing_expression() {
     assert!(text.contains("tasks[0].payload.command[0]"), "{text}");
     assert!(text.contains("${event.nonexistent.sha}"), "{text}");
     let yaml = "version: 1\ntasks:\n  - taskId: {$eval: 'no_such_function(1)'}\n";
-    let text = render_yaml(yaml, TasksFor::Push, &push_event()).expect_err("fails").to_string();
+    let text = render_yaml(yaml, TasksFor::Push, &push_event())
+        .expect_err("fails")
+        .to_string();
     assert!(text.contains("no_such_function(1)"), "{text}");
 }
 
 #[test]
 fn versions_other_than_one_are_refused() {
-    assert_eq!(TcYml::parse("version: 0\ntasks: []\n"), Err(TcYmlError::Version("0".into())));
-    assert_eq!(TcYml::parse("tasks: []\n"), Err(TcYmlError::Version("(missing)".into())));
-    assert!(matches!(TcYml::parse("version: [1\n"), Err(TcYmlError::Yaml(_))));
+    assert_eq!(
+        TcYml::parse("version: 0\ntasks: []\n"),
+        Err(TcYmlError::Version("0".into()))
+    );
+    assert_eq!(
+        TcYml::parse("tasks: []\n"),
+        Err(TcYmlError::Version("(missing)".into()))
+    );
+    assert!(matches!(
+        TcYml::parse("version: [1\n"),
+        Err(TcYmlError::Yaml(_))
+    ));
     assert_eq!(TcYml::parse("- 1\n"), Err(TcYmlError::NotAMapping));
 }
 
@@ -139,7 +171,12 @@ fn as_slugid_is_stable_per_label() {
         "h": {"$eval": "as_slugid('constructor')"}}))
     .expect("v1");
     let event = push_event();
-    let input = RenderInput { tasks_for: TasksFor::Push, event: &event, root_url: "r", branch: None };
+    let input = RenderInput {
+        tasks_for: TasksFor::Push,
+        event: &event,
+        root_url: "r",
+        branch: None,
+    };
     let prepared = slugids::rewrite_calls(&file.document);
     let out = slugids::resolve_markers(json_e::render(&prepared, &json!({})).expect("renders"));
     let a = out["a"].as_str().expect("string");
@@ -149,12 +186,17 @@ fn as_slugid_is_stable_per_label() {
     assert_eq!(out["d"], out["e"]);
     assert_eq!(out["f"], json!(format!("id-{a}")));
     assert_eq!(out["g"], "same");
-    assert!(relyard_core::ids::is_slugid(out["h"].as_str().expect("string")));
+    assert!(relyard_core::ids::is_slugid(
+        out["h"].as_str().expect("string")
+    ));
     // A fresh render gives fresh slugids.
     let again = slugids::resolve_markers(json_e::render(&prepared, &json!({})).expect("renders"));
     assert_ne!(again["a"], out["a"]);
     // And the result is not callable.
-    let called = TcYml::from_value(json!({"version": 1, "tasks": [{"x": {"$eval": "as_slugid('c')('pwn')"}}]})).expect("v1");
+    let called = TcYml::from_value(
+        json!({"version": 1, "tasks": [{"x": {"$eval": "as_slugid('c')('pwn')"}}]}),
+    )
+    .expect("v1");
     assert!(render(&called, &input, NOW).is_err());
 }
 
@@ -162,7 +204,10 @@ fn as_slugid_is_stable_per_label() {
 fn one_task_defaults_follow_tc_github() {
     let r = render_tasks(json!([{}]));
     let t = &r.tasks[0];
-    assert_eq!(t.task, json!({"created": NOW, "taskGroupId": t.task_id, "schedulerId": "taskcluster-github", "routes": ["statuses"]}));
+    assert_eq!(
+        t.task,
+        json!({"created": NOW, "taskGroupId": t.task_id, "schedulerId": "taskcluster-github", "routes": ["statuses"]})
+    );
     let r = render_tasks(json!([{"taskId": "task-1"}]));
     assert_eq!(r.tasks[0].task_id, "task-1");
     assert_eq!(r.tasks[0].task["taskGroupId"], "task-1");
@@ -176,11 +221,22 @@ fn user_values_win_and_routes_are_added_once() {
         {"taskId": "task-1", "taskGroupId": "tgid-1", "schedulerId": "mine", "routes": ["statuses", "index.x"]},
         {"taskId": "task-2", "taskGroupId": "tgid-2", "schedulerId": "mine"},
     ]));
-    assert_eq!(r.tasks[0].task, json!({"created": NOW, "taskGroupId": "tgid-1", "schedulerId": "mine", "routes": ["statuses", "index.x"]}));
+    assert_eq!(
+        r.tasks[0].task,
+        json!({"created": NOW, "taskGroupId": "tgid-1", "schedulerId": "mine", "routes": ["statuses", "index.x"]})
+    );
     assert_eq!(r.tasks[1].task["taskGroupId"], "tgid-2");
-    let file = TcYml::from_value(json!({"version": 1, "reporting": "checks-v1", "tasks": [{"taskId": "t"}]})).expect("v1");
+    let file = TcYml::from_value(
+        json!({"version": 1, "reporting": "checks-v1", "tasks": [{"taskId": "t"}]}),
+    )
+    .expect("v1");
     let event = push_event();
-    let input = RenderInput { tasks_for: TasksFor::Push, event: &event, root_url: "r", branch: None };
+    let input = RenderInput {
+        tasks_for: TasksFor::Push,
+        event: &event,
+        root_url: "r",
+        branch: None,
+    };
     let r = render(&file, &input, NOW).expect("renders");
     assert_eq!(r.tasks[0].task["routes"], json!(["checks"]));
     assert_eq!(r.route(), "checks");
@@ -199,14 +255,27 @@ fn dependencies_come_first_and_cycles_are_errors() {
     let file = TcYml::from_value(json!({"version": 1, "tasks": [
         {"taskId": "a", "dependencies": ["b"]}, {"taskId": "b", "dependencies": ["a"]}, {"taskId": "c"}]})).expect("v1");
     let event = push_event();
-    let input = RenderInput { tasks_for: TasksFor::Push, event: &event, root_url: "r", branch: None };
-    assert_eq!(render(&file, &input, NOW), Err(TcYmlError::Cycle(vec!["a".into(), "b".into()])));
+    let input = RenderInput {
+        tasks_for: TasksFor::Push,
+        event: &event,
+        root_url: "r",
+        branch: None,
+    };
+    assert_eq!(
+        render(&file, &input, NOW),
+        Err(TcYmlError::Cycle(vec!["a".into(), "b".into()]))
+    );
 }
 
 #[test]
 fn branch_names_must_be_printable_ascii() {
     let file = TcYml::parse("version: 1\n").expect("v1");
     let event = push_event();
-    let input = RenderInput { tasks_for: TasksFor::Push, event: &event, root_url: "r", branch: Some("bräanch") };
+    let input = RenderInput {
+        tasks_for: TasksFor::Push,
+        event: &event,
+        root_url: "r",
+        branch: Some("bräanch"),
+    };
     assert_eq!(render(&file, &input, NOW), Err(TcYmlError::BranchName));
 }

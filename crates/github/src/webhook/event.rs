@@ -21,7 +21,9 @@ pub struct Job {
 pub enum Kind {
     Push,
     /// `action` is `opened`, `synchronize` or `reopened`.
-    PullRequest { opened: bool },
+    PullRequest {
+        opened: bool,
+    },
     Release,
 }
 
@@ -54,7 +56,9 @@ pub enum Skip {
 pub struct Malformed(pub &'static str);
 
 fn text<'a>(body: &'a Value, pointer: &'static str) -> Result<&'a str, Malformed> {
-    body.pointer(pointer).and_then(Value::as_str).ok_or(Malformed(pointer))
+    body.pointer(pointer)
+        .and_then(Value::as_str)
+        .ok_or(Malformed(pointer))
 }
 
 fn skip_ci(message: Option<&str>) -> bool {
@@ -64,7 +68,9 @@ fn skip_ci(message: Option<&str>) -> bool {
 
 /// GitHub's owner and repository names, limited to the characters Taskcluster-GitHub keeps.
 fn sanitized(name: &str) -> String {
-    name.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')).collect()
+    name.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .collect()
 }
 
 pub fn job_for(event: &str, body: &Value) -> Result<Result<Job, Skip>, Malformed> {
@@ -82,12 +88,15 @@ pub fn job_for(event: &str, body: &Value) -> Result<Result<Job, Skip>, Malformed
     Ok(match event {
         "push" => {
             // Push payloads name the owner `name`; other payloads `login`.
-            let owner = text(body, "/repository/owner/name").or_else(|_| text(body, "/repository/owner/login"))?;
+            let owner = text(body, "/repository/owner/name")
+                .or_else(|_| text(body, "/repository/owner/login"))?;
             let git_ref = text(body, "/ref")?;
             let after = text(body, "/after")?;
             let name = git_ref.splitn(3, '/').nth(2).unwrap_or_default();
             let head_message = body.pointer("/head_commit/message").and_then(Value::as_str);
-            if body.get("deleted").and_then(Value::as_bool) == Some(true) || after.bytes().all(|b| b == b'0') {
+            if body.get("deleted").and_then(Value::as_bool) == Some(true)
+                || after.bytes().all(|b| b == b'0')
+            {
                 Err(Skip::Deleted(git_ref.to_string()))
             } else if skip_ci(head_message) {
                 Err(Skip::SkipCi)
@@ -105,11 +114,20 @@ pub fn job_for(event: &str, body: &Value) -> Result<Result<Job, Skip>, Malformed
             let owner = text(body, "/repository/owner/login")?;
             let sha = text(body, "/pull_request/head/sha")?;
             let branch = text(body, "/pull_request/head/ref")?;
-            let number = body.get("number").and_then(Value::as_u64).ok_or(Malformed("/number"))?;
+            let number = body
+                .get("number")
+                .and_then(Value::as_u64)
+                .ok_or(Malformed("/number"))?;
             if skip_ci(body.pointer("/pull_request/title").and_then(Value::as_str)) {
                 Err(Skip::SkipCi)
             } else {
-                Ok(job(Kind::PullRequest { opened }, owner, sha, Some(branch), Some(number)))
+                Ok(job(
+                    Kind::PullRequest { opened },
+                    owner,
+                    sha,
+                    Some(branch),
+                    Some(number),
+                ))
             }
         }
         "release" => {

@@ -7,13 +7,7 @@ mod process;
 
 use std::sync::Arc;
 
-use axum::{
-    body::Bytes,
-    extract::State,
-    http::HeaderMap,
-    routing::post,
-    Json, Router,
-};
+use axum::{body::Bytes, extract::State, http::HeaderMap, routing::post, Json, Router};
 use relyard_core::ApiError;
 use serde_json::{json, Value};
 
@@ -38,7 +32,9 @@ pub struct GitHubState {
 pub fn router(state: Arc<GitHubState>) -> Router {
     Router::new()
         .route("/github", post(webhook))
-        .layer(axum::middleware::from_fn(relyard_core::error::request_info_layer))
+        .layer(axum::middleware::from_fn(
+            relyard_core::error::request_info_layer,
+        ))
         .with_state(state)
 }
 
@@ -48,7 +44,8 @@ async fn webhook(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let event = header("x-github-event").ok_or_else(|| ApiError::input("Missing X-GitHub-Event"))?;
+    let event =
+        header("x-github-event").ok_or_else(|| ApiError::input("Missing X-GitHub-Event"))?;
     signature::verify(&state.webhook_secrets, header(signature::HEADER), &body)?;
     let payload: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::input(format!("webhook body is not JSON: {e}")))?;
@@ -57,8 +54,14 @@ async fn webhook(
     }
     let job = match job_for(event, &payload).map_err(|e| ApiError::input(e.to_string()))? {
         Ok(job) => job,
-        Err(skip) => return Ok(Json(json!({ "outcome": "skipped", "reason": skip.to_string() }))),
+        Err(skip) => {
+            return Ok(Json(
+                json!({ "outcome": "skipped", "reason": skip.to_string() }),
+            ))
+        }
     };
-    let outcome = process::run(&state, &job, &payload).await.map_err(ApiError::internal)?;
+    let outcome = process::run(&state, &job, &payload)
+        .await
+        .map_err(ApiError::internal)?;
     Ok(Json(outcome.to_json()))
 }

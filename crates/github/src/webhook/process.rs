@@ -15,10 +15,18 @@ const FILE: &str = ".taskcluster.yml";
 pub enum Outcome {
     NoConfig,
     NoTasks,
-    Refused { commented: bool },
+    Refused {
+        commented: bool,
+    },
     /// The error was posted as a comment.
-    Failed { error: String },
-    Created { task_group_id: String, task_ids: Vec<String>, scopes: Vec<String> },
+    Failed {
+        error: String,
+    },
+    Created {
+        task_group_id: String,
+        task_ids: Vec<String>,
+        scopes: Vec<String>,
+    },
 }
 
 impl Outcome {
@@ -26,9 +34,15 @@ impl Outcome {
         match self {
             Outcome::NoConfig => json!({ "outcome": "no-config" }),
             Outcome::NoTasks => json!({ "outcome": "no-tasks" }),
-            Outcome::Refused { commented } => json!({ "outcome": "refused", "commented": commented }),
+            Outcome::Refused { commented } => {
+                json!({ "outcome": "refused", "commented": commented })
+            }
             Outcome::Failed { error } => json!({ "outcome": "error-commented", "error": error }),
-            Outcome::Created { task_group_id, task_ids, scopes } => json!({
+            Outcome::Created {
+                task_group_id,
+                task_ids,
+                scopes,
+            } => json!({
                 "outcome": "created", "taskGroupId": task_group_id, "taskIds": task_ids, "scopes": scopes,
             }),
         }
@@ -45,14 +59,20 @@ impl CollaboratorCheck for Installation<'_> {
 
 pub(super) async fn run(state: &GitHubState, job: &Job, event: &Value) -> Result<Outcome, GhError> {
     let gh = state.github.installation(job.installation);
-    let Some(text) = gh.file_contents(&job.owner, &job.repo, FILE, &job.git_ref).await? else {
+    let Some(text) = gh
+        .file_contents(&job.owner, &job.repo, FILE, &job.git_ref)
+        .await?
+    else {
         return Ok(Outcome::NoConfig);
     };
     let mut tasks_for = job.kind.tasks_for();
     if let Kind::PullRequest { opened } = job.kind {
         // The policy comes from the default branch, so a pull request cannot loosen its own.
         let default_branch = gh.default_branch(&job.owner, &job.repo).await?;
-        let policy = match gh.file_contents(&job.owner, &job.repo, FILE, &default_branch).await? {
+        let policy = match gh
+            .file_contents(&job.owner, &job.repo, FILE, &default_branch)
+            .await?
+        {
             Some(text) => PullRequestPolicy::from_config(policy_of(&text).as_deref()),
             None => PullRequestPolicy::CollaboratorsQuiet,
         };
@@ -64,7 +84,13 @@ pub(super) async fn run(state: &GitHubState, job: &Job, event: &Value) -> Result
                 if opened {
                     let details = "The `policy.pullRequests` configuration for this repository (in `.taskcluster.yml` \
                         on the default branch) does not allow starting tasks for this pull request.";
-                    comment(&gh, job, "No Taskcluster jobs started for this pull request", details).await?;
+                    comment(
+                        &gh,
+                        job,
+                        "No Taskcluster jobs started for this pull request",
+                        details,
+                    )
+                    .await?;
                 }
                 return Ok(Outcome::Refused { commented: opened });
             }
@@ -86,7 +112,8 @@ pub(super) async fn run(state: &GitHubState, job: &Job, event: &Value) -> Result
     let Some(task_group_id) = rendered.task_group_id().map(str::to_string) else {
         return Ok(Outcome::NoTasks);
     };
-    let scopes = policy::repository_scopes(tasks_for, &job.owner, &job.repo, event, rendered.route());
+    let scopes =
+        policy::repository_scopes(tasks_for, &job.owner, &job.repo, event, rendered.route());
     if let Err(e) = state.tasks.create_tasks(&scopes, &rendered.tasks).await {
         return fail(&gh, job, e.to_string()).await;
     }
@@ -104,7 +131,9 @@ fn policy_of(text: &str) -> Option<String> {
     if doc.get("version").and_then(Value::as_i64) != Some(1) {
         return None;
     }
-    doc.pointer("/policy/pullRequests")?.as_str().map(str::to_string)
+    doc.pointer("/policy/pullRequests")?
+        .as_str()
+        .map(str::to_string)
 }
 
 async fn fail(gh: &Installation<'_>, job: &Job, error: String) -> Result<Outcome, GhError> {
@@ -113,10 +142,21 @@ async fn fail(gh: &Installation<'_>, job: &Job, error: String) -> Result<Outcome
 }
 
 /// A collapsed comment, on the pull request if there is one, else on the commit.
-async fn comment(gh: &Installation<'_>, job: &Job, summary: &str, details: &str) -> Result<(), GhError> {
+async fn comment(
+    gh: &Installation<'_>,
+    job: &Job,
+    summary: &str,
+    details: &str,
+) -> Result<(), GhError> {
     let body = format!("<details>\n<summary>{summary}</summary>\n\n{details}\n\n</details>");
     match job.pull_number {
-        Some(n) => gh.create_issue_comment(&job.owner, &job.repo, n, &body).await,
-        None => gh.create_commit_comment(&job.owner, &job.repo, &job.git_ref, &body).await,
+        Some(n) => {
+            gh.create_issue_comment(&job.owner, &job.repo, n, &body)
+                .await
+        }
+        None => {
+            gh.create_commit_comment(&job.owner, &job.repo, &job.git_ref, &body)
+                .await
+        }
     }
 }

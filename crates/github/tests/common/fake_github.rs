@@ -41,21 +41,36 @@ impl FakeGitHub {
         let app = Router::new()
             .route("/repos/{owner}/{repo}", get(repository))
             .route("/repos/{owner}/{repo}/contents/{*path}", get(contents))
-            .route("/repos/{owner}/{repo}/collaborators/{login}", get(collaborator))
+            .route(
+                "/repos/{owner}/{repo}/collaborators/{login}",
+                get(collaborator),
+            )
             .route("/repos/{owner}/{repo}/statuses/{sha}", post(created))
             .route("/repos/{owner}/{repo}/check-runs", post(created))
-            .route("/repos/{owner}/{repo}/commits/{sha}/comments", post(created))
-            .route("/repos/{owner}/{repo}/issues/{number}/comments", post(created))
+            .route(
+                "/repos/{owner}/{repo}/commits/{sha}/comments",
+                post(created),
+            )
+            .route(
+                "/repos/{owner}/{repo}/issues/{number}/comments",
+                post(created),
+            )
             .layer(axum::middleware::from_fn_with_state(self.clone(), record))
             .with_state(self);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(async move { axum::serve(listener, app).await });
         format!("http://{addr}")
     }
 
     pub fn set_file(&self, git_ref: &str, yaml: &str) {
-        self.repo.lock().expect("lock").files.insert(git_ref.into(), yaml.into());
+        self.repo
+            .lock()
+            .expect("lock")
+            .files
+            .insert(git_ref.into(), yaml.into());
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -67,7 +82,12 @@ impl FakeGitHub {
         self.calls()
             .into_iter()
             .filter(|c| c.method == Method::POST && c.path.ends_with("/comments"))
-            .map(|c| (c.path, c.body["body"].as_str().unwrap_or_default().to_string()))
+            .map(|c| {
+                (
+                    c.path,
+                    c.body["body"].as_str().unwrap_or_default().to_string(),
+                )
+            })
             .collect()
     }
 }
@@ -78,18 +98,29 @@ async fn record(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(&format!("token {TOKEN}")) {
-        return (StatusCode::UNAUTHORIZED, Json(json!({"message": "Bad credentials"}))).into_response();
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(&format!("token {TOKEN}"))
+    {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"message": "Bad credentials"})),
+        )
+            .into_response();
     }
     let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+    let bytes = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .unwrap_or_default();
     let uri: &Uri = &parts.uri;
     gh.calls.lock().expect("lock").push(Call {
         method: parts.method.clone(),
         path: uri.path().to_string(),
         body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
     });
-    next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes))).await
+    next.run(axum::extract::Request::from_parts(
+        parts,
+        axum::body::Body::from(bytes),
+    ))
+    .await
 }
 
 async fn repository(Path((owner, repo)): Path<(String, String)>) -> Json<Value> {
@@ -101,19 +132,28 @@ async fn contents(
     Path((_, _, path)): Path<(String, String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let file = q.get("ref").and_then(|r| gh.repo.lock().expect("lock").files.get(r).cloned());
+    let file = q
+        .get("ref")
+        .and_then(|r| gh.repo.lock().expect("lock").files.get(r).cloned());
     match file {
         Some(text) if path == ".taskcluster.yml" => {
             // GitHub wraps base64 content at 60 characters.
             let b64 = base64::engine::general_purpose::STANDARD.encode(text);
-            let wrapped: Vec<String> = b64.as_bytes().chunks(60).map(|c| String::from_utf8_lossy(c).into_owned()).collect();
+            let wrapped: Vec<String> = b64
+                .as_bytes()
+                .chunks(60)
+                .map(|c| String::from_utf8_lossy(c).into_owned())
+                .collect();
             Json(json!({"type": "file", "encoding": "base64", "name": path, "path": path, "content": wrapped.join("\n") + "\n"})).into_response()
         }
         _ => (StatusCode::NOT_FOUND, Json(json!({"message": "Not Found"}))).into_response(),
     }
 }
 
-async fn collaborator(State(gh): State<FakeGitHub>, Path((_, _, login)): Path<(String, String, String)>) -> StatusCode {
+async fn collaborator(
+    State(gh): State<FakeGitHub>,
+    Path((_, _, login)): Path<(String, String, String)>,
+) -> StatusCode {
     if gh.repo.lock().expect("lock").collaborators.contains(&login) {
         StatusCode::NO_CONTENT
     } else {
