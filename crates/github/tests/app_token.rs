@@ -88,23 +88,24 @@ async fn start() -> (Stand, GitHubClient) {
     (stand, client)
 }
 
+/// The authorization the stand-in saw for one call as `installation`.
+async fn authorization(client: &GitHubClient, installation: u64, repo: &str) -> String {
+    let gh = client.installation(Some(installation));
+    gh.default_branch("org", repo).await.expect("call")
+}
+
 #[tokio::test]
 async fn installation_tokens_are_minted_once_per_installation_and_renewed_near_expiry() {
     let (stand, client) = start().await;
     // The stand-in answers under /api/v3 like GitHub Enterprise; it echoes the authorization.
-    let base = client.installation(Some(4242));
+    let seen = [
+        authorization(&client, 4242, "a").await,
+        authorization(&client, 4242, "b").await,
+        authorization(&client, 77, "c").await,
+    ];
     assert_eq!(
-        base.default_branch("org", "a").await.expect("call"),
-        "token inst-4242-1"
-    );
-    assert_eq!(
-        base.default_branch("org", "b").await.expect("call"),
-        "token inst-4242-1"
-    );
-    let other = client.installation(Some(77));
-    assert_eq!(
-        other.default_branch("other", "c").await.expect("call"),
-        "token inst-77-2"
+        seen,
+        ["token inst-4242-1", "token inst-4242-1", "token inst-77-2"]
     );
     assert_eq!(*stand.minted.lock().expect("lock"), [4242, 77]);
     assert!(matches!(
@@ -112,15 +113,11 @@ async fn installation_tokens_are_minted_once_per_installation_and_renewed_near_e
         Err(GhError::NoInstallation)
     ));
 
-    // A token within five minutes of expiry is replaced.
+    // A token within five minutes of expiry is replaced at every call.
     *stand.lifetime_secs.lock().expect("lock") = 120;
-    let short = client.installation(Some(9));
-    assert_eq!(
-        short.default_branch("org", "a").await.expect("call"),
-        "token inst-9-3"
-    );
-    assert_eq!(
-        short.default_branch("org", "a").await.expect("call"),
-        "token inst-9-4"
-    );
+    let seen = [
+        authorization(&client, 9, "a").await,
+        authorization(&client, 9, "a").await,
+    ];
+    assert_eq!(seen, ["token inst-9-3", "token inst-9-4"]);
 }
