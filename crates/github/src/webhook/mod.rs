@@ -32,6 +32,8 @@ pub struct GitHubState {
 pub fn router(state: Arc<GitHubState>) -> Router {
     Router::new()
         .route("/github", post(webhook))
+        // GitHub caps webhook payloads at 25 MB; axum's default limit is 2 MB.
+        .layer(axum::extract::DefaultBodyLimit::max(25 * 1024 * 1024))
         .layer(axum::middleware::from_fn(
             relyard_core::error::request_info_layer,
         ))
