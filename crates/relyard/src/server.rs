@@ -151,7 +151,7 @@ impl Server {
             )
             .nest("/api/auth/v1", relyard_auth::router(Arc::clone(&auth)))
             .nest("/api/secrets/v1", relyard_secrets::router(secrets))
-            .nest("/api/updates/v1", updates_admin_router(&db, &updates))
+            .nest("/api/updates/v1", updates_admin_router(&db, &updates, &auth))
             .layer(from_fn_with_state(
                 Arc::clone(&auth),
                 relyard_auth::authenticate,
@@ -283,12 +283,12 @@ async fn start_updates(
     Ok(updates)
 }
 
-/// The admin API (the other half's routes) and the dry-run `explain`, under one prefix.
-fn updates_admin_router(db: &Db, updates: &UpdatesService) -> Router {
-    relyard_updates::admin::router(relyard_updates::admin::AdminState::new(
-        db.clone(),
-        updates.clone(),
-    ))
+/// The admin API and the dry-run `explain`, under one prefix. With auth, `/users/<name>/permissions` and `/roles` can answer for other people than the caller.
+fn updates_admin_router(db: &Db, updates: &UpdatesService, auth: &Arc<AuthService>) -> Router {
+    relyard_updates::admin::router(
+        relyard_updates::admin::AdminState::new(db.clone(), updates.clone())
+            .with_auth(Arc::clone(auth)),
+    )
     .merge(relyard_updates::explain::router(updates.clone()))
 }
 
