@@ -90,8 +90,7 @@ impl State {
                 Ok(permit) => {
                     let job_key = key.clone();
                     let ran = tokio::task::spawn_blocking(move || {
-                        let _permit = permit;
-                        sign_and_record(&keyring, &results, &audit, &job_key, input, &claims)
+                        sign_and_record(&keyring, &results, &audit, &job_key, input, &claims, permit)
                     })
                     .await;
                     match ran {
@@ -111,6 +110,9 @@ impl State {
     }
 }
 
+/// `permit` is the job's pool slot: it bounds the CPU work (reading and signing) and is given
+/// back before the audit line and the result are written, so the next job signs while this one
+/// waits for the disk.
 fn sign_and_record(
     keyring: &Keyring,
     results: &ResultStore,
@@ -118,6 +120,7 @@ fn sign_and_record(
     key: &ResultKey,
     input: upload::Received,
     claims: &Claims,
+    permit: tokio::sync::OwnedSemaphorePermit,
 ) -> JobState {
     let fault = |message: String| JobState::Failed {
         bad_input: false,
@@ -141,6 +144,7 @@ fn sign_and_record(
         }
         Err(e) => return fault(e.to_string()),
     };
+    drop(permit);
     let entry = AuditEntry {
         time: Utc::now(),
         owner: claims.owner.clone(),
