@@ -55,11 +55,20 @@ async fn a_request_with_a_payload_hash_authenticates_and_a_forged_mac_does_not()
         .is_some_and(|s| s.contains(&json!("signing:token:gpg"))));
 
     let without_hash = header("svc-caller", &token, None);
-    assert_eq!(authenticate(&server, &without_hash).await["status"], "auth-success");
+    assert_eq!(
+        authenticate(&server, &without_hash).await["status"],
+        "auth-success"
+    );
 
     // The claimed hash is covered by the MAC: changing it breaks the signature.
     let forged = with_hash.replacen("hash=\"", "hash=\"A", 1);
-    assert_eq!(authenticate(&server, &forged).await["status"], "auth-failed");
+    assert_eq!(
+        authenticate(&server, &forged).await["status"],
+        "auth-failed"
+    );
     let wrong_key = header("svc-caller", "not-the-token", Some(b"{}"));
-    assert_eq!(authenticate(&server, &wrong_key).await["status"], "auth-failed");
+    assert_eq!(
+        authenticate(&server, &wrong_key).await["status"],
+        "auth-failed"
+    );
 }

@@ -151,7 +151,10 @@ impl Server {
             )
             .nest("/api/auth/v1", relyard_auth::router(Arc::clone(&auth)))
             .nest("/api/secrets/v1", relyard_secrets::router(secrets))
-            .nest("/api/updates/v1", updates_admin_router(&db, &updates, &auth))
+            .nest(
+                "/api/updates/v1",
+                updates_admin_router(&db, &updates, &auth),
+            )
             .layer(from_fn_with_state(
                 Arc::clone(&auth),
                 relyard_auth::authenticate,

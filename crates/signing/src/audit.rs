@@ -100,7 +100,12 @@ impl AuditLog {
             return Ok(());
         }
         // Every line written so far is covered by the fsync that starts now.
-        let upto = self.inner.written.lock().unwrap_or_else(|p| p.into_inner()).1;
+        let upto = self
+            .inner
+            .written
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .1;
         synced.0.sync_data().map_err(err)?;
         synced.1 = upto;
         Ok(())

@@ -528,8 +528,12 @@ filename_regex = "SHA256SUMS"
         let c = SigningConfig::parse(text, Path::new("/srv/signing")).unwrap();
         assert_eq!(c.keys.len(), 4);
         assert!(c.formats.len() >= 5, "every format has its limits");
-        assert!(c.formats[&Format::Authenticode].filenames.allows("setup.exe"));
-        assert!(c.formats[&Format::Mar].filenames.allows("firefox-128.0.complete.mar"));
+        assert!(c.formats[&Format::Authenticode]
+            .filenames
+            .allows("setup.exe"));
+        assert!(c.formats[&Format::Mar]
+            .filenames
+            .allows("firefox-128.0.complete.mar"));
     }
 
     #[test]

@@ -187,7 +187,11 @@ impl QueueApi {
 
     /// latestArtifactInfo with the worker's own credentials: a signing worker checks the chain
     /// of trust as itself (it holds `queue:list-artifacts:*`), so tasks need no extra scopes.
-    pub async fn latest_artifact_info(&self, task_id: &str, name: &str) -> Result<Value, CallError> {
+    pub async fn latest_artifact_info(
+        &self,
+        task_id: &str,
+        name: &str,
+    ) -> Result<Value, CallError> {
         self.call("latestArtifactInfo", || {
             self.worker.latestArtifactInfo(task_id, name)
         })

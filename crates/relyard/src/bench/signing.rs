@@ -127,17 +127,30 @@ pub async fn run(args: SigningBenchArgs) -> anyhow::Result<()> {
         let served = served_rate(&client, &signing_token, *format, key, &args).await?;
         let mut large = large_latencies(&client, &signing_token, *format, &args).await?;
         rows.push((
-            format!("{format}: raw {} ({} threads)", raw.raw_algorithm, raw.threads),
+            format!(
+                "{format}: raw {} ({} threads)",
+                raw.raw_algorithm, raw.threads
+            ),
             format!("{:.0} sig/s", raw.raw_per_sec),
             "-".to_string(),
         ));
         rows.push((
-            format!("{format}: Signer::sign in process ({} threads)", raw.threads),
-            format!("{:.0} sig/s ({:.0}% of raw)", raw.signer_per_sec, raw.ratio() * 100.0),
+            format!(
+                "{format}: Signer::sign in process ({} threads)",
+                raw.threads
+            ),
+            format!(
+                "{:.0} sig/s ({:.0}% of raw)",
+                raw.signer_per_sec,
+                raw.ratio() * 100.0
+            ),
             "-".to_string(),
         ));
         rows.push((
-            format!("{format}: through the server, {} clients, small inputs", args.clients),
+            format!(
+                "{format}: through the server, {} clients, small inputs",
+                args.clients
+            ),
             format!(
                 "{:.0} sig/s ({:.0}% of raw)",
                 served,
@@ -289,7 +302,11 @@ async fn served_rate(
     let mut tasks = tokio::task::JoinSet::new();
     for c in 0..args.clients {
         let (client, token) = (client.clone(), token.to_string());
-        let (counter, failure, signer) = (Arc::clone(&counter), Arc::clone(&failure), Arc::clone(&signer));
+        let (counter, failure, signer) = (
+            Arc::clone(&counter),
+            Arc::clone(&failure),
+            Arc::clone(&signer),
+        );
         tasks.spawn(async move {
             let mut first = true;
             while Instant::now() < until {

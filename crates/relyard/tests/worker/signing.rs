@@ -37,9 +37,13 @@ async fn signing_server(env: &Env) -> Signing {
     let dir = env.path("signing");
     std::fs::create_dir_all(dir.join("keys")).expect("keys dir");
     let (file, _) = generate(KEY_ID, KeyKind::Gpg, PASSPHRASE.as_bytes(), FAST).expect("key");
-    file.write_new(&dir.join("keys/release.key")).expect("key file");
-    std::fs::write(dir.join("keys/token.secret"), "a token secret of more than thirty-two bytes")
-        .expect("token secret");
+    file.write_new(&dir.join("keys/release.key"))
+        .expect("key file");
+    std::fs::write(
+        dir.join("keys/token.secret"),
+        "a token secret of more than thirty-two bytes",
+    )
+    .expect("token secret");
     let text = format!(
         r#"
 listen = "127.0.0.1:0"
@@ -140,10 +144,20 @@ async fn a_signing_task_signs_its_dependencys_artifact_and_gpg_verifies_it() {
     let input = env.artifact(&build, INPUT).await;
     let signature = env.artifact(&sign, &format!("{INPUT}.asc")).await;
     assert!(String::from_utf8_lossy(&signature).contains("BEGIN PGP SIGNATURE"));
-    assert!(gpg_verifies(&env.dir.path().join("gpg"), &signing.public_key, &input, &signature));
+    assert!(gpg_verifies(
+        &env.dir.path().join("gpg"),
+        &signing.public_key,
+        &input,
+        &signature
+    ));
     let mut tampered = input.clone();
     tampered[0] ^= 1;
-    assert!(!gpg_verifies(&env.dir.path().join("gpg"), &signing.public_key, &tampered, &signature));
+    assert!(!gpg_verifies(
+        &env.dir.path().join("gpg"),
+        &signing.public_key,
+        &tampered,
+        &signature
+    ));
     let log = env.log(&sign).await;
     assert!(log.contains("Chain of trust"), "{log}");
 }

@@ -90,7 +90,9 @@ impl State {
                 Ok(permit) => {
                     let job_key = key.clone();
                     let ran = tokio::task::spawn_blocking(move || {
-                        sign_and_record(&keyring, &results, &audit, &job_key, input, &claims, permit)
+                        sign_and_record(
+                            &keyring, &results, &audit, &job_key, input, &claims, permit,
+                        )
                     })
                     .await;
                     match ran {

@@ -414,8 +414,15 @@ pub(super) async fn merge_into_scheduled(
         write_rule_change(tx, &rebased).await?;
         let json = rule_change_json(&rebased);
         let by = sc.scheduled_by.as_str();
-        record_sc(tx, ScKind::Rules, sc.sc_id, by, Some(rebased.data_version), Some(&json))
-            .await?;
+        record_sc(
+            tx,
+            ScKind::Rules,
+            sc.sc_id,
+            by,
+            Some(rebased.data_version),
+            Some(&json),
+        )
+        .await?;
     }
     Ok(())
 }

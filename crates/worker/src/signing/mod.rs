@@ -84,7 +84,13 @@ impl SigningRun<'_> {
                 log.worker_line(&format!("signing failed: {e}"));
                 // The server refused the input itself (too large, a name it does not sign):
                 // the task's fault. Anything else is ours, after the client's retries.
-                return if matches!(e, ClientError::Status { status: 400 | 413, .. }) {
+                return if matches!(
+                    e,
+                    ClientError::Status {
+                        status: 400 | 413,
+                        ..
+                    }
+                ) {
                     Resolution::Failed
                 } else {
                     Resolution::Exception("internal-error")
@@ -108,7 +114,6 @@ impl SigningRun<'_> {
         }
         Ok(inputs)
     }
-
 
     async fn upload(&self, outputs: &[PathBuf]) -> Resolution {
         for path in outputs {

@@ -62,7 +62,9 @@ pub fn parse(task: &Value) -> Result<SigningPayload, Malformed> {
     }
     let spec = raw.signing;
     if spec.format.is_empty() {
-        return Err(Malformed("payload.signing.format must name a format".into()));
+        return Err(Malformed(
+            "payload.signing.format must name a format".into(),
+        ));
     }
     if spec.upstream_artifacts.is_empty() {
         return Err(Malformed(

@@ -85,7 +85,9 @@ pub async fn fetch_verified(
         return Err(UpstreamError::ChainOfTrust {
             task_id: task_id.into(),
             name: name.into(),
-            reason: format!("downloaded SHA-256 {got} is not the {want} the queue recorded at upload"),
+            reason: format!(
+                "downloaded SHA-256 {got} is not the {want} the queue recorded at upload"
+            ),
         });
     }
     Ok(Fetched {
@@ -141,10 +143,15 @@ async fn download_hashing(
                 .map_err(|e| CallError::new(&what, None, e.to_string()))?;
             let status = resp.status();
             if !status.is_success() {
-                return Err(CallError::new(&what, Some(status.as_u16()), format!("HTTP {status}")));
+                return Err(CallError::new(
+                    &what,
+                    Some(status.as_u16()),
+                    format!("HTTP {status}"),
+                ));
             }
             // Each attempt starts the file again, so a retry never appends to a partial one.
-            let io = |e: std::io::Error| CallError::new(&what, None, format!("{}: {e}", path.display()));
+            let io =
+                |e: std::io::Error| CallError::new(&what, None, format!("{}: {e}", path.display()));
             let mut file = tokio::fs::File::create(path).await.map_err(io)?;
             let mut hasher = Sha256::new();
             let mut body = resp.bytes_stream();
