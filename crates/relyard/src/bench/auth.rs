@@ -4,12 +4,10 @@
 //! role expansion with 10,000 roles. Over HTTP: Hawk-signed no-op requests per second against a
 //! `relyard serve` child, next to unsigned ones, so the difference is what auth adds.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use relyard::config::ServerConfig;
 use relyard::server::Server;
 use relyard_auth::hawk_verify::HawkInput;
 use relyard_core::Timestamp;
@@ -105,26 +103,7 @@ async fn load_roles(server: &Server, n: usize) -> anyhow::Result<()> {
 
 async fn in_process(args: &AuthBenchArgs) -> anyhow::Result<(Duration, Duration)> {
     let dir = tempfile::tempdir()?;
-    let token = format!(
-        "{}{}",
-        relyard_core::ids::slugid(),
-        relyard_core::ids::slugid()
-    );
-    let server = Server::start(ServerConfig {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        root_url: None,
-        database_url: format!("sqlite:{}", dir.path().join("bench.db").display()),
-        amqp_url: None,
-        data_dir: dir.path().join("data"),
-        artifact_s3: None,
-        root_access_token: token.clone(),
-        encryption_keys: vec![("bench".into(), "a benchmark encryption key".into())],
-        claim_timeout_secs: relyard::config::DEFAULT_CLAIM_TIMEOUT_SECS,
-        reaper_interval: relyard::config::DEFAULT_REAPER_INTERVAL,
-        tls: None,
-        updates: Default::default(),
-    })
-    .await?;
+    let (server, token) = super::local_server(dir.path()).await?;
     load_roles(&server, args.roles).await?;
 
     // A client whose scopes come through the roles, as a CI job's do.

@@ -41,3 +41,29 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Which::Signing(a) => signing::run(a).await,
     }
 }
+
+/// A server on 127.0.0.1:<free port> over a fresh SQLite database under `dir`, with a new root
+/// access token (returned beside it), as the in-process benchmarks start one.
+async fn local_server(dir: &std::path::Path) -> anyhow::Result<(relyard::server::Server, String)> {
+    let token = format!(
+        "{}{}",
+        relyard_core::ids::slugid(),
+        relyard_core::ids::slugid()
+    );
+    let server = relyard::server::Server::start(relyard::config::ServerConfig {
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        root_url: None,
+        database_url: format!("sqlite:{}", dir.join("bench.db").display()),
+        amqp_url: None,
+        data_dir: dir.join("data"),
+        artifact_s3: None,
+        root_access_token: token.clone(),
+        encryption_keys: vec![("bench".into(), "a benchmark encryption key".into())],
+        claim_timeout_secs: relyard::config::DEFAULT_CLAIM_TIMEOUT_SECS,
+        reaper_interval: relyard::config::DEFAULT_REAPER_INTERVAL,
+        tls: None,
+        updates: Default::default(),
+    })
+    .await?;
+    Ok((server, token))
+}

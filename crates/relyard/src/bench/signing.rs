@@ -7,7 +7,6 @@
 //! distinct inputs (the server signs an input once and then answers from its result store, so
 //! repeating one input would measure the cache) and long-poll for each result.
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,8 +14,6 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args;
 use rand::RngCore;
-use relyard::config::ServerConfig;
-use relyard::server::Server;
 use relyard_signing::bench as raw_bench;
 use relyard_signing::client::{Input, InputBody, ServerClient};
 use relyard_signing::config::SigningConfig;
@@ -74,26 +71,7 @@ pub async fn run(args: SigningBenchArgs) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     eprintln!("making throwaway keys (RSA-4096 takes a moment)…");
     let keys = make_keys(dir.path(), &formats)?;
-    let token = format!(
-        "{}{}",
-        relyard_core::ids::slugid(),
-        relyard_core::ids::slugid()
-    );
-    let relyard = Server::start(ServerConfig {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        root_url: None,
-        database_url: format!("sqlite:{}", dir.path().join("bench.db").display()),
-        amqp_url: None,
-        data_dir: dir.path().join("data"),
-        artifact_s3: None,
-        root_access_token: token.clone(),
-        encryption_keys: vec![("bench".into(), "a benchmark encryption key".into())],
-        claim_timeout_secs: relyard::config::DEFAULT_CLAIM_TIMEOUT_SECS,
-        reaper_interval: relyard::config::DEFAULT_REAPER_INTERVAL,
-        tls: None,
-        updates: Default::default(),
-    })
-    .await?;
+    let (relyard, token) = super::local_server(dir.path()).await?;
     let config = signing_config(dir.path(), &relyard.root_url, &keys, args.clients)?;
     let mut passphrases = Passphrases::default();
     for (id, _) in &keys {

@@ -13,7 +13,6 @@ use anyhow::Context;
 use clap::Args;
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
-use relyard::config::{ServerConfig, UpdatesConfig};
 use relyard::server::Server;
 use relyard_updates::store;
 
@@ -38,7 +37,7 @@ pub struct UpdatesBenchArgs {
 pub async fn run(args: UpdatesBenchArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.connections >= 1, "--connections must be at least 1");
     let dir = tempfile::tempdir()?;
-    let server = start_server(dir.path()).await?;
+    let (server, _) = super::local_server(dir.path()).await?;
     let loading = Instant::now();
     let (rules, releases) = load(&server, args.rules).await?;
     let load_time = loading.elapsed();
@@ -96,29 +95,6 @@ pub async fn run(args: UpdatesBenchArgs) -> anyhow::Result<()> {
     ];
     print_table("relyard bench updates (SQLite, one process)", &rows);
     Ok(())
-}
-
-async fn start_server(dir: &std::path::Path) -> anyhow::Result<Server> {
-    let token = format!(
-        "{}{}",
-        relyard_core::ids::slugid(),
-        relyard_core::ids::slugid()
-    );
-    Ok(Server::start(ServerConfig {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        root_url: None,
-        database_url: format!("sqlite:{}", dir.join("bench.db").display()),
-        amqp_url: None,
-        data_dir: dir.join("data"),
-        artifact_s3: None,
-        root_access_token: token,
-        encryption_keys: vec![("bench".into(), "a benchmark encryption key".into())],
-        claim_timeout_secs: relyard::config::DEFAULT_CLAIM_TIMEOUT_SECS,
-        reaper_interval: relyard::config::DEFAULT_REAPER_INTERVAL,
-        tls: None,
-        updates: UpdatesConfig::default(),
-    })
-    .await?)
 }
 
 /// Stores the fixture's releases and rules through the store (as the admin API would) and
