@@ -50,6 +50,8 @@ pub struct Server {
     pub root_url: String,
     pub db: Db,
     pub auth: Arc<AuthService>,
+    /// The event bus: in-process subscribers (e.g. `relyard ci run`) follow tasks through it.
+    pub bus: Arc<Bus>,
     /// The update service: its catalog answers `/update/…`; tests and `up` load and watch it.
     pub updates: UpdatesService,
     shutdown: CancellationToken,
@@ -181,6 +183,7 @@ impl Server {
             root_url,
             db,
             auth,
+            bus,
             updates,
             shutdown,
             claim_waits,

@@ -1,6 +1,7 @@
 //! Subcommands.
 
 mod auth;
+mod ci;
 mod connect;
 mod retry;
 mod secrets;
@@ -52,6 +53,18 @@ enum Command {
     Sign(sign::SignArgs),
     /// The update service: list rules, a rule's history, explain an update URL, stage a rollout.
     Updates(updates::UpdatesArgs),
+    /// A repository's `.taskcluster.yml`: check it, or run its graph on this machine.
+    Ci(ci::CiArgs),
+}
+
+impl Cli {
+    /// Logging when RUST_LOG is not set: `ci` prints its own progress, so only warnings there.
+    pub fn default_log_filter(&self) -> &'static str {
+        match self.command {
+            Command::Ci(_) => "warn,sqlx=error",
+            _ => "info,sqlx=warn,tower_http=warn",
+        }
+    }
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -68,6 +81,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::SigningServer(args) => signing_server::run(args).await,
         Command::Sign(args) => sign::run(args).await,
         Command::Updates(args) => updates::run(args).await,
+        Command::Ci(args) => ci::run(args).await,
     }
 }
 
