@@ -46,15 +46,27 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
         None => (prepare.await, None),
     };
-    let prepared = prepared.context("reading the checkout")??;
+    let prepared = match prepared.context("reading the checkout").and_then(|p| p) {
+        Ok(p) => p,
+        Err(e) => {
+            if let Some(e) = embedded {
+                e.stop().await;
+            }
+            return Err(e);
+        }
+    };
     warn_uncommitted(&prepared);
-    let (root_url, credentials) = match (&embedded, &args.root_url) {
-        (Some(e), _) => (e.root_url.clone(), Some(e.credentials.clone())),
-        (None, Some(url)) => (
-            url.trim_end_matches('/').to_string(),
+    // No embedded server means a root URL was given.
+    let (root_url, credentials) = match &embedded {
+        Some(e) => (e.root_url.clone(), Some(e.credentials.clone())),
+        None => (
+            args.root_url
+                .as_deref()
+                .unwrap_or_default()
+                .trim_end_matches('/')
+                .to_string(),
             taskcluster::Credentials::from_env().ok(),
         ),
-        (None, None) => unreachable!("either a root URL or an embedded server"),
     };
     let result = async {
         let graph = prepared.render(&root_url)?;
