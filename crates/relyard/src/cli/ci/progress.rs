@@ -9,9 +9,16 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::follow::State;
 
 pub struct Progress {
-    bars: Option<(MultiProgress, Vec<ProgressBar>)>,
+    bars: Option<Bars>,
     names: Vec<String>,
     started: Instant,
+}
+
+struct Bars {
+    multi: MultiProgress,
+    bars: Vec<ProgressBar>,
+    /// Without a spinner: a task's line once it has ended, behind its mark.
+    finished: ProgressStyle,
 }
 
 impl Progress {
@@ -19,21 +26,29 @@ impl Progress {
         let bars = std::io::stderr().is_terminal().then(|| {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
             let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
-            let style = ProgressStyle::with_template(&format!(
+            let style = |template: String| {
+                ProgressStyle::with_template(&template)
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner())
+            };
+            let running = style(format!(
                 "{{spinner}} {{prefix:{width}}}  {{msg}} {{elapsed:.dim}}"
-            ))
-            .unwrap_or_else(|_| ProgressStyle::default_spinner());
+            ));
+            let finished = style(format!("{{prefix:{}}}  {{msg}}", width + 2));
             let bars = names
                 .iter()
                 .map(|n| {
                     let bar = multi.add(ProgressBar::new_spinner());
-                    bar.set_style(style.clone());
+                    bar.set_style(running.clone());
                     bar.set_prefix(n.clone());
                     bar.set_message("unscheduled");
                     bar
                 })
                 .collect();
-            (multi, bars)
+            Bars {
+                multi,
+                bars,
+                finished,
+            }
         });
         Progress {
             bars,
@@ -51,8 +66,8 @@ impl Progress {
             _ => state.as_str().to_string(),
         };
         match &self.bars {
-            Some((_, bars)) => {
-                let Some(bar) = bars.get(i) else { return };
+            Some(b) => {
+                let Some(bar) = b.bars.get(i) else { return };
                 match state {
                     State::Running => {
                         bar.reset_elapsed();
@@ -61,8 +76,14 @@ impl Progress {
                     }
                     s if s.is_final() => {
                         let mark = if s == State::Completed { "✔" } else { "✘" };
+                        let took = bar.elapsed().as_secs_f64();
+                        bar.set_style(b.finished.clone());
                         bar.set_prefix(format!("{mark} {}", self.names[i]));
-                        bar.finish_with_message(what);
+                        if matches!(s, State::Blocked) {
+                            bar.finish_with_message(what);
+                        } else {
+                            bar.finish_with_message(format!("{what} after {took:.1}s"));
+                        }
                     }
                     _ => bar.set_message(what),
                 }
@@ -84,7 +105,7 @@ impl Progress {
             let _ = err.flush();
         };
         match &self.bars {
-            Some((multi, _)) => multi.suspend(write),
+            Some(b) => b.multi.suspend(write),
             None => {
                 let _ = std::io::stdout().flush();
                 write()
@@ -93,8 +114,8 @@ impl Progress {
     }
 
     pub fn finish(&self) {
-        if let Some((_, bars)) = &self.bars {
-            for bar in bars.iter().filter(|b| !b.is_finished()) {
+        if let Some(b) = &self.bars {
+            for bar in b.bars.iter().filter(|b| !b.is_finished()) {
                 bar.abandon();
             }
         }
