@@ -47,9 +47,9 @@ pub struct AuditLog {
 
 #[derive(Debug)]
 struct Shared {
-    /// The file and how many lines have been written to it.
+    /// The file and how many writes (of one or more lines) have been made to it.
     written: Mutex<(File, u64)>,
-    /// A second handle of the same file for fsync, and how many lines are known on disk.
+    /// A second handle of the same file for fsync, and how many writes are known on disk.
     synced: Mutex<(File, u64)>,
 }
 
@@ -80,17 +80,29 @@ impl AuditLog {
 
     /// Appends one line and waits for it to reach the disk. Blocking: call from a blocking task.
     pub fn append(&self, entry: &AuditEntry) -> Result<(), AuditError> {
+        self.append_many(std::slice::from_ref(entry))
+    }
+
+    /// Appends one line per entry in a single write and waits until they are on disk (one
+    /// fsync, shared with any other writers that arrive meanwhile). Blocking.
+    pub fn append_many(&self, entries: &[AuditEntry]) -> Result<(), AuditError> {
         let err = |source| AuditError {
             path: self.path.clone(),
             source,
         };
-        let mut line = serde_json::to_vec(entry).map_err(|e| err(std::io::Error::other(e)))?;
-        line.push(b'\n');
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut lines = Vec::with_capacity(entries.len() * 320);
+        for entry in entries {
+            serde_json::to_writer(&mut lines, entry).map_err(|e| err(std::io::Error::other(e)))?;
+            lines.push(b'\n');
+        }
         // A poisoned lock only means another append panicked; the file itself is still usable.
         let mine = {
             let mut written = self.inner.written.lock().unwrap_or_else(|p| p.into_inner());
-            // One write of the whole line: with O_APPEND, lines never interleave.
-            written.0.write_all(&line).map_err(err)?;
+            // One write of all the lines: with O_APPEND, they never interleave with others'.
+            written.0.write_all(&lines).map_err(err)?;
             written.1 += 1;
             written.1
         };
@@ -99,7 +111,7 @@ impl AuditLog {
             // An fsync that began after our write has finished meanwhile.
             return Ok(());
         }
-        // Every line written so far is covered by the fsync that starts now.
+        // Every write made so far is covered by the fsync that starts now.
         let upto = self
             .inner
             .written
@@ -164,18 +176,26 @@ mod tests {
             .map(|t| {
                 let log = log.clone();
                 std::thread::spawn(move || {
-                    for i in 0..50 {
-                        let entry = AuditEntry {
-                            time: Utc::now(),
-                            owner: format!("thread-{t}"),
-                            token_id: "jti".into(),
-                            address: "10.0.0.1".parse().unwrap(),
-                            format: Format::Minisign,
-                            key_id: "k".into(),
-                            input_sha256: format!("{t}-{i}"),
-                            output_sha256: "bb".into(),
-                        };
-                        log.append(&entry).unwrap();
+                    let entry = |i: usize| AuditEntry {
+                        time: Utc::now(),
+                        owner: format!("thread-{t}"),
+                        token_id: "jti".into(),
+                        address: "10.0.0.1".parse().unwrap(),
+                        format: Format::Minisign,
+                        key_id: "k".into(),
+                        input_sha256: format!("{t}-{i}"),
+                        output_sha256: "bb".into(),
+                    };
+                    if t % 2 == 0 {
+                        for i in 0..50 {
+                            log.append(&entry(i)).unwrap();
+                        }
+                    } else {
+                        // Batches: ten lines per write and fsync.
+                        for first in (0..50).step_by(10) {
+                            let batch: Vec<AuditEntry> = (first..first + 10).map(entry).collect();
+                            log.append_many(&batch).unwrap();
+                        }
                     }
                 })
             })

@@ -2,18 +2,32 @@
 //! is signed once and later requests for it are answered from here. Bounded by age and by total
 //! size; the oldest results go first.
 //!
-//! Layout: `<dir>/<format>/<key id>/<input sha256>`, written to `<dir>/tmp/` and renamed into
-//! place, so a reader never sees half a file. The index is rebuilt from the folder at start, so
-//! results survive a restart; the key id in the path keeps a changed key from serving what an
-//! old one signed. Methods block on the file system: call them from blocking tasks.
+//! Layout: append-only segment files `<dir>/segments/<seq>.seg`, each a run of records
+//! (`record.rs`): a header naming the result and its output's sha256, then the output. Results
+//! are appended without fsync — a file per result and an fsync each cost more than an Ed25519
+//! signature many times over — so every read checks the output against the sha256 in its
+//! header: a torn or lost record (a crash before the page cache reached the disk) is forgotten
+//! and its input signed again, never served. What a signature must survive, the audit line, is
+//! fsync'd by the audit log before the result is handed out.
+//!
+//! Eviction drops whole segments, oldest first, once their newest record is older than
+//! `max_age` or the total passes `max_bytes`; a segment is closed when it reaches an eighth of
+//! `max_bytes` (at most 64 MiB), so eviction is never coarser than that. The index is rebuilt
+//! from the segments at start, so results survive a restart; the key id in each record keeps a
+//! changed key from serving what an old one signed. Methods block on the file system: call them
+//! from blocking tasks.
 
-use std::collections::HashMap;
+mod record;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{File, OpenOptions};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use crate::formats::Format;
+use record::{Header, Record};
 
 #[derive(Debug, thiserror::Error)]
 #[error("result store {path}: {source}")]
@@ -38,102 +52,141 @@ pub struct ResultKey {
     pub input_sha256: String,
 }
 
-impl ResultKey {
-    fn relative(&self) -> PathBuf {
-        Path::new(self.format.as_str())
-            .join(&self.key_id)
-            .join(&self.input_sha256)
-    }
+/// The largest segment; smaller when `max_bytes` is small, so eviction stays fine-grained.
+const SEGMENT_MAX: u64 = 64 << 20;
+
+/// Where one output is.
+#[derive(Debug, Clone, Copy)]
+struct Location {
+    segment: u64,
+    offset: u64,
+    len: u64,
+    sha256: [u8; 32],
+    at: SystemTime,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Stored {
-    at: SystemTime,
+#[derive(Debug)]
+struct Segment {
+    file: Arc<File>,
     size: u64,
+    newest: SystemTime,
+    /// The results recorded here (some may have been re-recorded in a later segment since).
+    keys: Vec<ResultKey>,
 }
 
 #[derive(Debug, Default)]
 struct Index {
-    entries: HashMap<ResultKey, Stored>,
+    entries: HashMap<ResultKey, Location>,
+    /// By sequence number: the first is the oldest, the last the one appended to.
+    segments: BTreeMap<u64, Segment>,
     total: u64,
+    /// The segment appended to, if any (none at start: a new one is made at the first put).
+    active: Option<u64>,
+    next_seq: u64,
 }
 
 #[derive(Debug)]
 pub struct ResultStore {
-    dir: PathBuf,
+    segments_dir: PathBuf,
     tmp: PathBuf,
     max_age: Duration,
     max_bytes: u64,
+    segment_max: u64,
     index: Mutex<Index>,
 }
 
 impl ResultStore {
     /// Opens (creating) the store at `dir` and indexes what an earlier run left, dropping
-    /// anything too old or unreadable and half-written files.
+    /// anything too old; a record cut short by a crash ends its segment's index.
     pub fn open(dir: &Path, max_age: Duration, max_bytes: u64) -> Result<Self, ResultStoreError> {
         let tmp = dir.join("tmp");
         if tmp.exists() {
             std::fs::remove_dir_all(&tmp).map_err(io_err(&tmp))?;
         }
         std::fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
+        let segments_dir = dir.join("segments");
+        std::fs::create_dir_all(&segments_dir).map_err(io_err(&segments_dir))?;
         let store = Self {
-            dir: dir.to_path_buf(),
+            segments_dir,
             tmp,
             max_age,
             max_bytes,
+            segment_max: (max_bytes / 8).clamp(1, SEGMENT_MAX),
             index: Mutex::new(Index::default()),
         };
         let mut index = Index::default();
-        for format in Format::ALL {
-            let fdir = dir.join(format.as_str());
-            let Ok(key_dirs) = std::fs::read_dir(&fdir) else {
-                continue;
+        for (seq, path) in store.existing_segments()? {
+            let file = File::open(&path).map_err(io_err(&path))?;
+            let (records, size) = record::scan(&file).map_err(io_err(&path))?;
+            let mut segment = Segment {
+                file: Arc::new(file),
+                size,
+                newest: SystemTime::UNIX_EPOCH,
+                keys: Vec::with_capacity(records.len()),
             };
-            for key_dir in key_dirs.flatten() {
-                let key_id = key_dir.file_name().to_string_lossy().into_owned();
-                let Ok(files) = std::fs::read_dir(key_dir.path()) else {
-                    continue;
+            for Record { header, offset } in records {
+                let at = header.time();
+                segment.newest = segment.newest.max(at);
+                let location = Location {
+                    segment: seq,
+                    offset,
+                    len: header.len,
+                    sha256: header.output_sha256,
+                    at,
                 };
-                for file in files.flatten() {
-                    let Ok(meta) = file.metadata() else { continue };
-                    let key = ResultKey {
-                        format,
-                        key_id: key_id.clone(),
-                        input_sha256: file.file_name().to_string_lossy().into_owned(),
-                    };
-                    let at = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-                    index.total += meta.len();
-                    index.entries.insert(
-                        key,
-                        Stored {
-                            at,
-                            size: meta.len(),
-                        },
-                    );
-                }
+                let key = header.key;
+                segment.keys.push(key.clone());
+                // Later segments and later records in one segment are newer.
+                index.entries.insert(key, location);
             }
+            index.total += size;
+            index.segments.insert(seq, segment);
+            index.next_seq = seq + 1;
         }
         {
             let mut guard = store.lock();
             *guard = index;
-            store.evict(&mut guard, None);
+            store.evict(&mut guard);
         }
         Ok(store)
     }
 
+    /// The segment files in the folder, oldest first; anything else there is left alone.
+    fn existing_segments(&self) -> Result<Vec<(u64, PathBuf)>, ResultStoreError> {
+        let dir = &self.segments_dir;
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(io_err(dir))? {
+            let entry = entry.map_err(io_err(dir))?;
+            let name = entry.file_name();
+            let seq = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(".seg"))
+                .and_then(|n| n.parse::<u64>().ok());
+            if let Some(seq) = seq {
+                found.push((seq, entry.path()));
+            }
+        }
+        found.sort();
+        Ok(found)
+    }
+
+    fn segment_path(&self, seq: u64) -> PathBuf {
+        self.segments_dir.join(format!("{seq:012}.seg"))
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Index> {
-        // A panic while holding the lock leaves a consistent map (every update is one insert or
-        // remove), so the poison is ignored.
+        // A panic while holding the lock leaves a consistent index (a record is indexed only
+        // after it was written whole), so the poison is ignored.
         self.index.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The folder for upload temp files (same file system, so renames are atomic).
+    /// The folder for upload temp files.
     pub fn tmp_dir(&self) -> &Path {
         &self.tmp
     }
 
-    fn expired(&self, stored: &Stored, now: SystemTime) -> bool {
-        now.duration_since(stored.at).unwrap_or_default() > self.max_age
+    fn expired(&self, at: SystemTime, now: SystemTime) -> bool {
+        now.duration_since(at).unwrap_or_default() > self.max_age
     }
 
     pub fn contains(&self, key: &ResultKey) -> bool {
@@ -141,75 +194,156 @@ impl ResultStore {
         self.lock()
             .entries
             .get(key)
-            .is_some_and(|s| !self.expired(s, now))
+            .is_some_and(|l| !self.expired(l.at, now))
     }
 
-    /// The stored output, if present and not too old.
+    /// The stored output, if present, not too old and whole (its sha256 is the recorded one);
+    /// a damaged record is forgotten, so the input is signed again.
     pub fn get(&self, key: &ResultKey) -> Result<Option<Vec<u8>>, ResultStoreError> {
-        if !self.contains(key) {
-            return Ok(None);
-        }
-        let path = self.dir.join(key.relative());
-        match std::fs::read(&path) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                self.forget(key);
+        let (location, file) = {
+            let index = self.lock();
+            let Some(location) = index.entries.get(key).copied() else {
+                return Ok(None);
+            };
+            if self.expired(location.at, SystemTime::now()) {
+                return Ok(None);
+            }
+            let Some(segment) = index.segments.get(&location.segment) else {
+                return Ok(None);
+            };
+            (location, Arc::clone(&segment.file))
+        };
+        let path = self.segment_path(location.segment);
+        let bytes = match record::read_output(&file, location.offset, location.len) {
+            Ok(b) => Some(b),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => None,
+            Err(e) => return Err(io_err(&path)(e)),
+        };
+        match bytes {
+            Some(bytes) if record::sha256(&bytes) == location.sha256 => Ok(Some(bytes)),
+            _ => {
+                tracing::warn!(segment = %path.display(), input = %key.input_sha256,
+                    "a stored result does not match its sha256; it will be signed again");
+                let mut index = self.lock();
+                if index
+                    .entries
+                    .get(key)
+                    .is_some_and(|l| l.segment == location.segment && l.offset == location.offset)
+                {
+                    index.entries.remove(key);
+                }
                 Ok(None)
             }
-            Err(e) => Err(io_err(&path)(e)),
         }
     }
 
-    fn forget(&self, key: &ResultKey) {
-        let mut index = self.lock();
-        if let Some(s) = index.entries.remove(key) {
-            index.total -= s.size;
-        }
-    }
-
-    /// Stores `output` for `key`, then evicts expired results and the oldest others until the
-    /// total fits `max_bytes` (never the one just stored, which its waiting callers will fetch).
+    /// Stores one output; see [`ResultStore::put_many`].
     pub fn put(&self, key: &ResultKey, output: &[u8]) -> Result<(), ResultStoreError> {
-        let path = self.dir.join(key.relative());
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+        self.put_many(&[(key, output)])
+    }
+
+    /// Appends `outputs` to the current segment in one write (no fsync: reads check the hash),
+    /// then evicts expired segments and the oldest others until the total fits `max_bytes`
+    /// (never the segment just written, which its waiting callers will read).
+    pub fn put_many(&self, outputs: &[(&ResultKey, &[u8])]) -> Result<(), ResultStoreError> {
+        if outputs.is_empty() {
+            return Ok(());
         }
-        let mut tmp = tempfile::NamedTempFile::new_in(&self.tmp).map_err(io_err(&self.tmp))?;
-        tmp.write_all(output).map_err(io_err(&self.tmp))?;
-        tmp.as_file().sync_data().map_err(io_err(&self.tmp))?;
-        tmp.persist(&path).map_err(|e| io_err(&path)(e.error))?;
+        let now = SystemTime::now();
+        let mut buffer = Vec::new();
+        let mut placed = Vec::with_capacity(outputs.len());
+        for (key, output) in outputs {
+            let header = Header::new((*key).clone(), output, now);
+            let data_at = record::encode(&header, output, &mut buffer);
+            placed.push((data_at, header));
+        }
         let mut index = self.lock();
-        let stored = Stored {
-            at: SystemTime::now(),
-            size: output.len() as u64,
+        let seq = self.active_segment(&mut index)?;
+        let path = self.segment_path(seq);
+        let Some(segment) = index.segments.get_mut(&seq) else {
+            return Err(io_err(&path)(std::io::Error::other("segment vanished")));
         };
-        if let Some(old) = index.entries.insert(key.clone(), stored) {
-            index.total -= old.size;
+        let base = segment.size;
+        (&*segment.file).write_all(&buffer).map_err(io_err(&path))?;
+        segment.size += buffer.len() as u64;
+        segment.newest = now;
+        let full = segment.size >= self.segment_max;
+        let mut located = Vec::with_capacity(placed.len());
+        for (data_at, header) in placed {
+            segment.keys.push(header.key.clone());
+            located.push((
+                header.key,
+                Location {
+                    segment: seq,
+                    offset: base + data_at,
+                    len: header.len,
+                    sha256: header.output_sha256,
+                    at: now,
+                },
+            ));
         }
-        index.total += stored.size;
-        self.evict(&mut index, Some(key));
+        index.entries.extend(located);
+        index.total += buffer.len() as u64;
+        self.evict(&mut index);
+        if full {
+            // The next put opens a new segment; this one can now be evicted as a whole.
+            index.active = None;
+        }
         Ok(())
     }
 
-    fn evict(&self, index: &mut Index, keep: Option<&ResultKey>) {
+    /// The segment to append to, made when there is none.
+    fn active_segment(&self, index: &mut Index) -> Result<u64, ResultStoreError> {
+        if let Some(seq) = index.active {
+            return Ok(seq);
+        }
+        let seq = index.next_seq;
+        let path = self.segment_path(seq);
+        let mut options = OpenOptions::new();
+        options.create_new(true).append(true).read(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options.mode(0o600);
+        }
+        let file = options.open(&path).map_err(io_err(&path))?;
+        index.segments.insert(
+            seq,
+            Segment {
+                file: Arc::new(file),
+                size: 0,
+                newest: SystemTime::now(),
+                keys: Vec::new(),
+            },
+        );
+        index.active = Some(seq);
+        index.next_seq = seq + 1;
+        Ok(seq)
+    }
+
+    /// Drops the oldest segments (never the active one) while they are expired or the total
+    /// is over `max_bytes`.
+    fn evict(&self, index: &mut Index) {
         let now = SystemTime::now();
-        let mut by_age: Vec<(ResultKey, Stored)> = index
-            .entries
-            .iter()
-            .filter(|(k, _)| Some(*k) != keep)
-            .map(|(k, s)| (k.clone(), *s))
-            .collect();
-        by_age.sort_by_key(|(_, s)| s.at);
-        for (key, stored) in by_age {
-            if !self.expired(&stored, now) && index.total <= self.max_bytes {
+        while let Some((&seq, oldest)) = index.segments.first_key_value() {
+            if Some(seq) == index.active
+                || (!self.expired(oldest.newest, now) && index.total <= self.max_bytes)
+            {
                 break;
             }
-            index.entries.remove(&key);
-            index.total -= stored.size;
-            let path = self.dir.join(key.relative());
+            let Some(segment) = index.segments.remove(&seq) else {
+                break;
+            };
+            index.total -= segment.size;
+            for key in &segment.keys {
+                if index.entries.get(key).is_some_and(|l| l.segment == seq) {
+                    index.entries.remove(key);
+                }
+            }
+            let path = self.segment_path(seq);
             if let Err(e) = std::fs::remove_file(&path) {
                 if e.kind() != std::io::ErrorKind::NotFound {
-                    tracing::warn!(path = %path.display(), error = %e, "cannot evict a result");
+                    tracing::warn!(path = %path.display(), error = %e, "cannot evict results");
                 }
             }
         }
@@ -224,55 +358,11 @@ impl ResultStore {
         self.len() == 0
     }
 
-    /// Their total size in bytes.
+    /// The size of the segments in bytes (outputs and their headers).
     pub fn total_bytes(&self) -> u64 {
         self.lock().total
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn key(n: u8) -> ResultKey {
-        ResultKey {
-            format: Format::Gpg,
-            key_id: "k".into(),
-            input_sha256: format!("{n:064x}"),
-        }
-    }
-
-    #[test]
-    fn results_are_kept_across_a_reopen_and_bounded_by_size() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = ResultStore::open(dir.path(), Duration::from_secs(3600), 25).unwrap();
-        store.put(&key(1), &[1; 10]).unwrap();
-        std::thread::sleep(Duration::from_millis(20)); // distinct mtimes order the eviction
-        store.put(&key(2), &[2; 10]).unwrap();
-        assert_eq!(store.get(&key(1)).unwrap(), Some(vec![1; 10]));
-        std::thread::sleep(Duration::from_millis(20));
-        store.put(&key(3), &[3; 10]).unwrap();
-        // 30 bytes > 25: the oldest goes.
-        assert_eq!(store.get(&key(1)).unwrap(), None);
-        assert_eq!(store.len(), 2);
-        assert_eq!(store.total_bytes(), 20);
-        drop(store);
-
-        let store = ResultStore::open(dir.path(), Duration::from_secs(3600), 25).unwrap();
-        assert_eq!(store.get(&key(3)).unwrap(), Some(vec![3; 10]));
-        assert_eq!(store.len(), 2);
-    }
-
-    #[test]
-    fn old_results_expire() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = ResultStore::open(dir.path(), Duration::from_millis(30), 1000).unwrap();
-        store.put(&key(1), b"x").unwrap();
-        assert!(store.contains(&key(1)));
-        std::thread::sleep(Duration::from_millis(60));
-        assert_eq!(store.get(&key(1)).unwrap(), None);
-        store.put(&key(2), b"y").unwrap();
-        assert_eq!(store.len(), 1);
-        assert!(!dir.path().join(key(1).relative()).exists());
-    }
-}
+mod tests;

@@ -5,6 +5,7 @@
 
 mod access;
 mod api;
+mod batch;
 mod client;
 mod common;
 mod startup;

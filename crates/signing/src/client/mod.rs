@@ -8,6 +8,7 @@
 //! `<file>.asc`, `<file>.minisig`, `SHA256SUMS` + `SHA256SUMS.asc`, or for embedded formats the
 //! signed file under the input's name (in place when there is no `output_dir`).
 
+mod batch;
 mod server;
 
 use std::collections::HashMap;
@@ -21,7 +22,8 @@ use relyard_core::retry::{retry_async, RetryPolicy};
 use sha2::{Digest as _, Sha256};
 use tokio::sync::Mutex;
 
-pub use server::{hawk_header, ClientError, Input, InputBody, ServerClient};
+pub use batch::{BatchOutcome, BATCH_BYTES, BATCH_FILES, BATCH_FILE_MAX};
+pub use server::{hawk_header, ClientError, Input, InputBody, ServerClient, Uploaded};
 
 use crate::formats::Format;
 
@@ -96,10 +98,15 @@ impl Servers {
     ) -> Result<Vec<u8>, ClientError> {
         let token = self.token(req, server).await?;
         let run = async {
-            server.upload(&token, req.format, input).await?;
-            server
-                .fetch(&token, req.format, &input.sha256, req.pending_deadline)
-                .await
+            let started = std::time::Instant::now();
+            let wait = batch::prefer_wait(req);
+            match server.upload(&token, req.format, input, Some(wait)).await? {
+                Uploaded::Signed(output) => Ok(output),
+                Uploaded::Queued => {
+                    let left = req.pending_deadline.saturating_sub(started.elapsed());
+                    server.fetch(&token, req.format, &input.sha256, left).await
+                }
+            }
         };
         let result = run.await;
         if let Err(ClientError::Status {
@@ -211,17 +218,69 @@ pub async fn sign_files(
     if req.format == Format::Sha256sums {
         return sign_manifest(req, &servers, on_signed).await;
     }
+    // Small files go in batches (one request and one audit flush for many), large ones alone.
     // The futures are made before they become a stream: a closure inside the stream would make
     // the whole future fail rustc's Send check for any lifetime, and callers spawn it.
-    let jobs: Vec<_> = req
-        .files
-        .iter()
-        .map(|path| sign_one_file(req, &servers, path, on_signed))
+    let jobs: Vec<_> = batch::groups(&req.files)?
+        .into_iter()
+        .map(|group| sign_group(req, &servers, group, on_signed))
         .collect();
-    futures::stream::iter(jobs)
+    let written: Vec<Vec<PathBuf>> = futures::stream::iter(jobs)
         .buffer_unordered(req.concurrency.max(1))
         .try_collect()
-        .await
+        .await?;
+    Ok(written.into_iter().flatten().collect())
+}
+
+/// Signs one group of [`batch::groups`]: a file alone (streamed), or a batch of small ones.
+async fn sign_group(
+    req: &SignRequest,
+    servers: &Servers,
+    group: Vec<PathBuf>,
+    on_signed: &(dyn Fn(&Path) + Sync),
+) -> Result<Vec<PathBuf>, ClientError> {
+    if let [path] = group.as_slice() {
+        if std::fs::metadata(path)
+            .map_err(ClientError::io(path))?
+            .len()
+            > batch::BATCH_FILE_MAX
+        {
+            return Ok(vec![sign_one_file(req, servers, path, on_signed).await?]);
+        }
+    }
+    let paths = group.clone();
+    let inputs = tokio::task::spawn_blocking(move || {
+        paths
+            .iter()
+            .map(|p| batch::read_input(p))
+            .collect::<Result<Vec<Input>, ClientError>>()
+    })
+    .await
+    .map_err(|e| ClientError::Usage(format!("reading the files: {e}")))??;
+    let outputs = servers.sign_many(req, inputs).await?;
+    let mut written = Vec::with_capacity(group.len());
+    for (path, output) in group.iter().zip(outputs) {
+        let target = target_of(req, path, &file_name(path)?);
+        write_atomically(&target, &output)?;
+        on_signed(path);
+        written.push(target);
+    }
+    Ok(written)
+}
+
+/// Where the output for `path` goes.
+fn target_of(req: &SignRequest, path: &Path, name: &str) -> PathBuf {
+    match (&req.output_dir, req.format.is_embedded()) {
+        (Some(dir), true) => dir.join(name),
+        // In place: the signed file takes the input's name.
+        (None, true) => path.to_path_buf(),
+        (dir, false) => {
+            let dir = dir
+                .clone()
+                .unwrap_or_else(|| path.parent().unwrap_or(Path::new(".")).to_path_buf());
+            dir.join(format!("{name}{}", req.format.detached_suffix()))
+        }
+    }
 }
 
 async fn sign_one_file(
@@ -241,17 +300,7 @@ async fn sign_one_file(
         body: InputBody::File(path.to_path_buf()),
     };
     let output = servers.sign(req, &input).await?;
-    let target = match (&req.output_dir, req.format.is_embedded()) {
-        (Some(dir), true) => dir.join(&name),
-        // In place: the signed file takes the input's name.
-        (None, true) => path.to_path_buf(),
-        (dir, false) => {
-            let dir = dir
-                .clone()
-                .unwrap_or_else(|| path.parent().unwrap_or(Path::new(".")).to_path_buf());
-            dir.join(format!("{name}{}", req.format.detached_suffix()))
-        }
-    };
+    let target = target_of(req, path, &name);
     write_atomically(&target, &output)?;
     on_signed(path);
     Ok(target)

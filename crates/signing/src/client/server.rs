@@ -118,6 +118,15 @@ pub enum InputBody {
     Bytes(bytes::Bytes),
 }
 
+/// What an upload got.
+#[derive(Debug)]
+pub enum Uploaded {
+    /// The output, in the answer (`Prefer: wait`); its hash is checked.
+    Signed(Vec<u8>),
+    /// Queued or already signed: fetch it.
+    Queued,
+}
+
 /// One signing server.
 #[derive(Debug, Clone)]
 pub struct ServerClient {
@@ -201,13 +210,16 @@ impl ServerClient {
             .ok_or_else(|| token_error("the answer has no token".into()))
     }
 
-    /// Uploads `input` (202 expected: queued, or already signed).
+    /// Uploads `input`, asking (`Prefer: wait=N`) for the output in the answer when it is signed
+    /// within `wait`: 200 gives it (hash checked), 202 means queued or already signed, to be
+    /// fetched. A server that ignores the preference answers 202.
     pub async fn upload(
         &self,
         token: &str,
         format: Format,
         input: &Input,
-    ) -> Result<(), ClientError> {
+        wait: Option<Duration>,
+    ) -> Result<Uploaded, ClientError> {
         let body = match &input.body {
             InputBody::Bytes(b) => reqwest::Body::from(b.clone()),
             InputBody::File(path) => {
@@ -217,21 +229,65 @@ impl ServerClient {
                 reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(file))
             }
         };
-        let resp = self
+        let mut request = self
             .http
             .post(format!("{}/api/signing/v1/sign/{format}", self.url))
             .bearer_auth(token)
             .header("X-Content-SHA256", &input.sha256)
-            .header("X-Filename", &input.name)
+            .header("X-Filename", &input.name);
+        if let Some(wait) = wait {
+            request = request.header("Prefer", format!("wait={}", wait.as_secs()));
+        }
+        let resp = request
             .body(body)
             .send()
             .await
             .map_err(|e| connect_error(&self.url, e))?;
-        if resp.status() == StatusCode::ACCEPTED {
-            Ok(())
-        } else {
-            Err(status_error(&self.url, resp).await)
+        match resp.status() {
+            StatusCode::OK => Ok(Uploaded::Signed(self.signed_output(resp).await?)),
+            StatusCode::ACCEPTED => Ok(Uploaded::Queued),
+            _ => Err(status_error(&self.url, resp).await),
         }
+    }
+
+    /// The body of a 200 with the output, checked against its `X-Content-SHA256`.
+    async fn signed_output(&self, resp: reqwest::Response) -> Result<Vec<u8>, ClientError> {
+        let claimed = resp
+            .headers()
+            .get("X-Content-SHA256")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| connect_error(&self.url, e))?;
+        self.checked(bytes.to_vec(), claimed)
+    }
+
+    /// `output` if its sha256 is `claimed`.
+    pub(crate) fn checked(&self, output: Vec<u8>, claimed: String) -> Result<Vec<u8>, ClientError> {
+        let actual = crate::sha256_hex(&output);
+        if actual != claimed {
+            return Err(ClientError::OutputHash {
+                server: self.url.clone(),
+                actual,
+                claimed,
+            });
+        }
+        Ok(output)
+    }
+
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub(crate) async fn error_of(&self, resp: reqwest::Response) -> ClientError {
+        status_error(&self.url, resp).await
+    }
+
+    pub(crate) fn connect_error(&self, e: reqwest::Error) -> ClientError {
+        connect_error(&self.url, e)
     }
 
     /// Long-polls for the output until `deadline` has passed, and checks its sha256.
@@ -253,27 +309,7 @@ impl ServerClient {
                 .await
                 .map_err(|e| connect_error(&self.url, e))?;
             match resp.status() {
-                StatusCode::OK => {
-                    let claimed = resp
-                        .headers()
-                        .get("X-Content-SHA256")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default()
-                        .to_ascii_lowercase();
-                    let bytes = resp
-                        .bytes()
-                        .await
-                        .map_err(|e| connect_error(&self.url, e))?;
-                    let actual = crate::sha256_hex(&bytes);
-                    if actual != claimed {
-                        return Err(ClientError::OutputHash {
-                            server: self.url.clone(),
-                            actual,
-                            claimed,
-                        });
-                    }
-                    return Ok(bytes.to_vec());
-                }
+                StatusCode::OK => return self.signed_output(resp).await,
                 // The server held the request for its long-poll time; ask again until ours is up.
                 StatusCode::ACCEPTED if started.elapsed() < deadline => continue,
                 StatusCode::ACCEPTED => {

@@ -13,6 +13,7 @@ use axum::middleware::{from_fn, from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use bytes::Bytes;
 use chrono::Utc;
 use relyard_core::error::ErrorCode;
 use relyard_core::ApiError;
@@ -20,10 +21,12 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::jobs::{JobState, Started};
+use super::run::Work;
 use super::upload::{self, parse_sha256, too_large};
 use super::State;
 use crate::access::{canonical_ip, Claims};
 use crate::formats::Format;
+use crate::results::ResultKey;
 use relyard_auth::hawk_verify::HawkInput;
 
 type Shared = Extract<Arc<State>>;
@@ -38,6 +41,10 @@ pub(super) fn router(state: Arc<State>) -> Router {
         .route("/api/signing/v1/token", post(token))
         .route("/api/signing/v1/sign/{format}", post(upload_input))
         .route("/api/signing/v1/sign/{format}/{sha256}", get(fetch_result))
+        .route(
+            "/api/signing/v1/batch/{format}",
+            post(super::batch::sign_batch),
+        )
         .route("/__heartbeat__", get(heartbeat))
         .route("/__lbheartbeat__", get(|| async { Json(json!({})) }))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
@@ -46,7 +53,7 @@ pub(super) fn router(state: Arc<State>) -> Router {
         .with_state(state)
 }
 
-fn forbidden(message: impl Into<String>) -> ApiError {
+pub(super) fn forbidden(message: impl Into<String>) -> ApiError {
     ApiError::new(ErrorCode::InsufficientScopes, message)
 }
 
@@ -68,7 +75,7 @@ async fn allowed_networks(Extract(state): Shared, req: Request, next: Next) -> R
     next.run(req).await
 }
 
-fn format_of(state: &State, name: &str) -> Result<Format, ApiError> {
+pub(super) fn format_of(state: &State, name: &str) -> Result<Format, ApiError> {
     let format: Format = name
         .parse()
         .map_err(|e: crate::SigningError| ApiError::invalid_arguments(e.to_string()))?;
@@ -82,7 +89,7 @@ fn format_of(state: &State, name: &str) -> Result<Format, ApiError> {
 
 /// The signing token of the request (`Authorization: Bearer …` or `X-Signing-Token`), checked
 /// for `format` from `ip`.
-fn check_token(
+pub(super) fn check_token(
     state: &State,
     headers: &HeaderMap,
     ip: IpAddr,
@@ -215,7 +222,7 @@ async fn token(
     ))
 }
 
-fn accepted(sha256: &str, status: &str) -> Response {
+pub(super) fn accepted(sha256: &str, status: &str) -> Response {
     (
         StatusCode::ACCEPTED,
         Json(json!({ "sha256": sha256, "status": status })),
@@ -223,7 +230,8 @@ fn accepted(sha256: &str, status: &str) -> Response {
         .into_response()
 }
 
-/// `POST /api/signing/v1/sign/<format>`: the input, streamed; → 202 `{sha256, status}`.
+/// `POST /api/signing/v1/sign/<format>`: the input, streamed; → 202 `{sha256, status}`, or with
+/// `Prefer: wait=N` 200 and the output when it is signed within N seconds.
 async fn upload_input(
     Extract(state): Shared,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -262,17 +270,96 @@ async fn upload_input(
     let Some(key) = state.result_key(format, received.sha256.clone()) else {
         return Err(ApiError::internal(format!("no signer for {format}")));
     };
-    if state.results.contains(&key) {
-        return Ok(accepted(&key.input_sha256, "done"));
-    }
-    match state.jobs.start(&key) {
-        Started::Joined => {}
-        Started::New => {
-            tracing::debug!(%format, sha256 = %key.input_sha256, size = received.size, file = %filename, "queued");
-            state.spawn_job(key.clone(), received, claims);
+    let wait = prefer_wait(&headers).map(|w| w.min(state.long_poll));
+    let already = state.results.contains(&key);
+    if !already {
+        match state.jobs.start(&key) {
+            Started::Joined => {}
+            Started::New => {
+                tracing::debug!(%format, sha256 = %key.input_sha256, size = received.size, file = %filename, "queued");
+                let work = Work {
+                    key: key.clone(),
+                    input: received,
+                };
+                state.spawn_jobs(vec![work], claims);
+            }
         }
     }
-    Ok(accepted(&key.input_sha256, "pending"))
+    // `Prefer: wait=N`: answer with the output itself when it is ready within N seconds.
+    if let Some(wait) = wait {
+        if let Outcome::Signed(output) = outcome(&state, &key, wait).await? {
+            return Ok(signed_response(output));
+        }
+    }
+    Ok(accepted(
+        &key.input_sha256,
+        if already { "done" } else { "pending" },
+    ))
+}
+
+/// The seconds of an RFC 7240 `Prefer: wait=N` header, if any (other preferences are ignored).
+fn prefer_wait(headers: &HeaderMap) -> Option<Duration> {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split([',', ';']))
+        .find_map(|p| {
+            let (name, value) = p.split_once('=')?;
+            (name.trim().eq_ignore_ascii_case("wait"))
+                .then(|| value.trim().trim_matches('"').parse::<u64>().ok())
+                .flatten()
+        })
+        .map(Duration::from_secs)
+}
+
+/// Where the signature of one input stands after waiting up to `wait` for its job.
+pub(super) enum Outcome {
+    Signed(Bytes),
+    Pending,
+    /// No job and nothing stored: never uploaded, expired, or a damaged record forgotten.
+    Unknown,
+}
+
+/// Waits up to `wait` for the job of `key`, else looks in the result store. A job that failed
+/// is an error: 400 when the format refused the input, else 500.
+pub(super) async fn outcome(
+    state: &State,
+    key: &ResultKey,
+    wait: Duration,
+) -> Result<Outcome, ApiError> {
+    match state.jobs.wait(key, wait).await {
+        Some(JobState::Pending) => return Ok(Outcome::Pending),
+        Some(JobState::Failed {
+            bad_input: true,
+            message,
+        }) => return Err(ApiError::input(message)),
+        Some(JobState::Failed { message, .. }) => return Err(ApiError::internal(message)),
+        Some(JobState::Done { output }) => return Ok(Outcome::Signed(output)),
+        None => {}
+    }
+    let results = Arc::clone(&state.results);
+    let lookup = key.clone();
+    let output = tokio::task::spawn_blocking(move || results.get(&lookup))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    Ok(output.map_or(Outcome::Unknown, |o| Outcome::Signed(Bytes::from(o))))
+}
+
+/// 200 with the signed bytes and their `X-Content-SHA256`.
+fn signed_response(output: Bytes) -> Response {
+    let digest = crate::sha256_hex(&output);
+    let mut resp = (StatusCode::OK, output).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&digest) {
+        h.insert(CONTENT_SHA256, v);
+    }
+    resp
 }
 
 /// `GET /api/signing/v1/sign/<format>/<sha256>`: waits up to the long-poll time for the job,
@@ -291,38 +378,14 @@ async fn fetch_result(
     let Some(key) = state.result_key(format, sha256) else {
         return Err(ApiError::internal(format!("no signer for {format}")));
     };
-    match state.jobs.wait(&key, state.long_poll).await {
-        Some(JobState::Pending) => return Ok(accepted(&key.input_sha256, "pending")),
-        Some(JobState::Failed {
-            bad_input: true,
-            message,
-        }) => return Err(ApiError::input(message)),
-        Some(JobState::Failed { message, .. }) => return Err(ApiError::internal(message)),
-        Some(JobState::Done) | None => {}
-    }
-    let results = Arc::clone(&state.results);
-    let lookup = key.clone();
-    let output = tokio::task::spawn_blocking(move || results.get(&lookup))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
-    let Some(output) = output else {
-        return Err(ApiError::not_found(format!(
+    match outcome(&state, &key, state.long_poll).await? {
+        Outcome::Signed(output) => Ok(signed_response(output)),
+        Outcome::Pending => Ok(accepted(&key.input_sha256, "pending")),
+        Outcome::Unknown => Err(ApiError::not_found(format!(
             "no {format} signature of {} here (upload it first)",
             key.input_sha256
-        )));
-    };
-    let digest = crate::sha256_hex(&output);
-    let mut resp = (StatusCode::OK, output).into_response();
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/octet-stream"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&digest) {
-        h.insert(CONTENT_SHA256, v);
+        ))),
     }
-    Ok(resp)
 }
 
 /// Every key still signs and verifies (its start-up proof, again); 500 naming each that does not.

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use tokio::sync::watch;
 
 use crate::results::ResultKey;
@@ -16,8 +17,10 @@ const FAILURE_KEPT: Duration = Duration::from_secs(3600);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobState {
     Pending,
-    /// The output is in the result store.
-    Done,
+    /// Signed: the output (also in the result store), handed to the waiters directly.
+    Done {
+        output: Bytes,
+    },
     /// `bad_input`: the input was refused by the format (answered 400), else a server fault.
     Failed {
         bad_input: bool,
@@ -60,7 +63,7 @@ impl Jobs {
     }
 
     /// Ends the job: wakes its waiters with `state` and forgets it (a `Done` result is read from
-    /// the store from now on; a failure is kept for a while for late readers).
+    /// the store by later readers; a failure is kept for a while for them).
     pub fn finish(&self, key: &ResultKey, state: JobState) {
         if let Some(tx) = self.running().remove(key) {
             tx.send_replace(state.clone());
@@ -120,8 +123,11 @@ mod tests {
             tokio::spawn(async move { jobs.wait(&key(), Duration::from_secs(60)).await })
         };
         tokio::task::yield_now().await;
-        jobs.finish(&key(), JobState::Done);
-        assert_eq!(waiter.await.unwrap(), Some(JobState::Done));
+        let done = JobState::Done {
+            output: Bytes::from_static(b"signed"),
+        };
+        jobs.finish(&key(), done.clone());
+        assert_eq!(waiter.await.unwrap(), Some(done));
         assert_eq!(jobs.wait(&key(), Duration::from_secs(60)).await, None);
 
         let failure = JobState::Failed {

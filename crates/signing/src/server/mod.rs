@@ -7,8 +7,10 @@
 //! the audit log, kept in the result store and fetched with a long poll.
 
 mod authn;
+mod batch;
 mod http;
 mod jobs;
+mod run;
 mod upload;
 
 use std::collections::HashMap;
@@ -16,18 +18,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::access::{Access, Claims, TokenKeys};
-use crate::audit::{AuditEntry, AuditLog};
+use crate::access::{Access, TokenKeys};
+use crate::audit::AuditLog;
 use crate::config::{FormatPolicy, SigningConfig};
 use crate::formats::Format;
 use crate::results::{ResultKey, ResultStore};
-use crate::{Keyring, SigningError};
+use crate::Keyring;
 
 pub use authn::AuthClient;
 pub use jobs::JobState;
@@ -57,6 +58,7 @@ pub(crate) struct State {
     results: Arc<ResultStore>,
     jobs: Arc<jobs::Jobs>,
     pool: Arc<Semaphore>,
+    pool_size: usize,
     audit: AuditLog,
     auth: AuthClient,
     long_poll: Duration,
@@ -72,100 +74,6 @@ impl State {
             input_sha256: sha256,
         })
     }
-
-    /// Signs the received input in the pool, then records it: audit line (fsync'd) first, then
-    /// the result store, then the waiters are woken. A failure at any step hands out nothing.
-    fn spawn_job(&self, key: ResultKey, input: upload::Received, claims: Claims) {
-        let pool = Arc::clone(&self.pool);
-        let keyring = Arc::clone(&self.keyring);
-        let results = Arc::clone(&self.results);
-        let jobs = Arc::clone(&self.jobs);
-        let audit = self.audit.clone();
-        tokio::spawn(async move {
-            let state = match pool.acquire_owned().await {
-                Err(_closed) => JobState::Failed {
-                    bad_input: false,
-                    message: "the server is shutting down".into(),
-                },
-                Ok(permit) => {
-                    let job_key = key.clone();
-                    let ran = tokio::task::spawn_blocking(move || {
-                        sign_and_record(
-                            &keyring, &results, &audit, &job_key, input, &claims, permit,
-                        )
-                    })
-                    .await;
-                    match ran {
-                        Ok(state) => state,
-                        Err(e) => JobState::Failed {
-                            bad_input: false,
-                            message: format!("the signing job failed: {e}"),
-                        },
-                    }
-                }
-            };
-            if let JobState::Failed { message, .. } = &state {
-                tracing::warn!(format = %key.format, sha256 = %key.input_sha256, %message, "signing failed");
-            }
-            jobs.finish(&key, state);
-        });
-    }
-}
-
-/// `permit` is the job's pool slot: it bounds the CPU work (reading and signing) and is given
-/// back before the audit line and the result are written, so the next job signs while this one
-/// waits for the disk.
-fn sign_and_record(
-    keyring: &Keyring,
-    results: &ResultStore,
-    audit: &AuditLog,
-    key: &ResultKey,
-    input: upload::Received,
-    claims: &Claims,
-    permit: tokio::sync::OwnedSemaphorePermit,
-) -> JobState {
-    let fault = |message: String| JobState::Failed {
-        bad_input: false,
-        message,
-    };
-    let Some(signer) = keyring.signer(key.format, Some(&key.key_id)) else {
-        return fault(format!("no key `{}` for {}", key.key_id, key.format));
-    };
-    let bytes = match std::fs::read(&input.path) {
-        Ok(b) => b,
-        Err(e) => return fault(format!("reading the upload: {e}")),
-    };
-    drop(input);
-    let signed = match signer.sign(&bytes) {
-        Ok(s) => s,
-        Err(e @ SigningError::InvalidInput { .. }) => {
-            return JobState::Failed {
-                bad_input: true,
-                message: e.to_string(),
-            }
-        }
-        Err(e) => return fault(e.to_string()),
-    };
-    drop(permit);
-    let entry = AuditEntry {
-        time: Utc::now(),
-        owner: claims.owner.clone(),
-        token_id: claims.jti.clone(),
-        address: claims.addr,
-        format: key.format,
-        key_id: signed.key_id.clone(),
-        input_sha256: key.input_sha256.clone(),
-        output_sha256: crate::sha256_hex(&signed.signature),
-    };
-    if let Err(e) = audit.append(&entry) {
-        return fault(e.to_string());
-    }
-    if let Err(e) = results.put(key, &signed.signature) {
-        return fault(e.to_string());
-    }
-    tracing::info!(format = %key.format, key = %entry.key_id, owner = %entry.owner,
-        input = %entry.input_sha256, output = %entry.output_sha256, "signed");
-    JobState::Done
 }
 
 /// A running signing server.
@@ -202,6 +110,7 @@ impl SigningServer {
             results: Arc::clone(&results),
             jobs: Arc::default(),
             pool: Arc::new(Semaphore::new(config.pool_size)),
+            pool_size: config.pool_size,
             audit,
             auth: AuthClient::new(&config.auth_root_url)?,
             long_poll: config.long_poll,
