@@ -29,6 +29,34 @@ pub struct ServerConfig {
     pub tls: Option<TlsConfig>,
     /// The update service's settings.
     pub updates: UpdatesConfig,
+    /// The GitHub integration, served at `/api/github/v1` when set.
+    pub github: Option<GitHubConfig>,
+}
+
+/// Taskcluster-GitHub's settings: how webhooks are checked and how GitHub is called.
+#[derive(Debug, Clone)]
+pub struct GitHubConfig {
+    /// Every secret a webhook delivery may be signed with (several while rotating). With none,
+    /// unsigned deliveries are accepted, as Taskcluster-GitHub does.
+    pub webhook_secrets: Vec<String>,
+    /// `https://api.github.com`, or `https://<host>/api/v3` for GitHub Enterprise.
+    pub api_url: String,
+    /// A personal token or a GitHub App.
+    pub auth: relyard_github::ghapi::GitHubAuth,
+    /// Statuses are named `"<app name> (<event>)"` (Taskcluster-GitHub's `APPLICATION_NAME`).
+    pub app_name: String,
+}
+
+impl GitHubConfig {
+    /// github.com with `auth`, no webhook secrets, and the default application name.
+    pub fn new(auth: relyard_github::ghapi::GitHubAuth) -> GitHubConfig {
+        GitHubConfig {
+            webhook_secrets: Vec::new(),
+            api_url: relyard_github::ghapi::GITHUB_COM_API.to_string(),
+            auth,
+            app_name: relyard_github::webhook::DEFAULT_APP_NAME.to_string(),
+        }
+    }
 }
 
 /// A PEM certificate chain (leaf first) and its PEM private key (PKCS#8, PKCS#1 or SEC1).

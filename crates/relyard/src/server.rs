@@ -94,6 +94,8 @@ impl Server {
         db.migrate(&relyard_secrets::migrations()).await?;
         db.migrate(&relyard_queue::migrations()).await?;
         db.migrate(&relyard_updates::migrations()).await?;
+        // Always, so that enabling GitHub later finds its tables.
+        db.migrate(&relyard_github::migrations()).await?;
 
         let shutdown = CancellationToken::new();
         let bus = Bus::start(
@@ -146,7 +148,7 @@ impl Server {
 
         let updates = start_updates(&config, &db, &bus, &shutdown).await?;
 
-        let services = Router::new()
+        let mut services = Router::new()
             .nest(
                 "/api/queue/v1",
                 relyard_queue::router(queue).merge(relyard_queue::blobs::router(blobs)),
@@ -156,11 +158,16 @@ impl Server {
             .nest(
                 "/api/updates/v1",
                 updates_admin_router(&db, &updates, &auth),
-            )
-            .layer(from_fn_with_state(
-                Arc::clone(&auth),
-                relyard_auth::authenticate,
-            ));
+            );
+        if let Some(github) = &config.github {
+            let state = github_state(github, &config, &db, &root_url)?;
+            relyard_github::report::spawn(Arc::clone(&state), &bus, shutdown.clone());
+            services = services.nest("/api/github/v1", relyard_github::router(state));
+        }
+        let services = services.layer(from_fn_with_state(
+            Arc::clone(&auth),
+            relyard_auth::authenticate,
+        ));
         let dockerflow = Router::new()
             .route("/__heartbeat__", get(heartbeat))
             .with_state(db.clone())
@@ -287,6 +294,32 @@ async fn start_updates(
         shutdown.clone(),
     ));
     Ok(updates)
+}
+
+/// The GitHub service acts with the root client, every call narrowed by `authorizedScopes` to
+/// what it needs (the repository's roles for createTask, list-task-group for reporting, ...), as
+/// Taskcluster-GitHub narrows its own client: `static/` clients come only from configuration in
+/// relyard's auth, and the root token is in this process already, so a client of its own would
+/// add a secret without taking any power away.
+fn github_state(
+    github: &crate::config::GitHubConfig,
+    config: &ServerConfig,
+    db: &Db,
+    root_url: &str,
+) -> Result<Arc<relyard_github::GitHubState>, ServerError> {
+    let client = relyard_github::ghapi::GitHubClient::new(&github.api_url, github.auth.clone())
+        .map_err(|e| ServerError::Config(format!("GitHub client: {e}")))?;
+    let credentials =
+        taskcluster::Credentials::new(relyard_auth::ROOT_CLIENT_ID, &config.root_access_token);
+    let mut state = relyard_github::GitHubState::new(
+        db.clone(),
+        root_url,
+        credentials,
+        client,
+        github.webhook_secrets.clone(),
+    );
+    state.app_name = github.app_name.clone();
+    Ok(Arc::new(state))
 }
 
 /// The admin API and the dry-run `explain`, under one prefix. With auth, `/users/<name>/permissions` and `/roles` can answer for other people than the caller.

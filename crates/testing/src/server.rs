@@ -51,6 +51,7 @@ impl TestServer {
             reaper_interval: relyard::config::DEFAULT_REAPER_INTERVAL,
             tls: None,
             updates: Default::default(),
+            github: None,
         };
         adjust(&mut config);
         let server = Server::start(config).await.expect("server starts");

@@ -204,6 +204,31 @@ impl Installation<'_> {
             })
     }
 
+    /// A pull request (GitHub's pull request object: `head.sha`, `head.ref`, `user`, ...).
+    pub async fn pull_request(
+        &self,
+        owner: &str,
+        repo: &str,
+        number: u64,
+    ) -> Result<Value, GhError> {
+        let path = format!("/repos/{owner}/{repo}/pulls/{number}");
+        self.expect_ok(Method::GET, &path, None).await
+    }
+
+    /// Reacts to an issue comment (`+1`, `confused`, ...).
+    pub async fn react_to_comment(
+        &self,
+        owner: &str,
+        repo: &str,
+        comment_id: u64,
+        content: &str,
+    ) -> Result<(), GhError> {
+        let path = format!("/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions");
+        self.expect_ok(Method::POST, &path, Some(json!({ "content": content })))
+            .await?;
+        Ok(())
+    }
+
     /// 204 → a collaborator; 404 → not one.
     pub async fn is_collaborator(
         &self,
@@ -256,6 +281,22 @@ impl Installation<'_> {
             Method::POST,
             &format!("/repos/{owner}/{repo}/check-runs"),
             Some(check_run),
+        )
+        .await
+    }
+
+    /// Changes a check run (`status`, `conclusion`, `output`, ...).
+    pub async fn update_check_run(
+        &self,
+        owner: &str,
+        repo: &str,
+        check_run_id: i64,
+        changes: Value,
+    ) -> Result<Value, GhError> {
+        self.expect_ok(
+            Method::PATCH,
+            &format!("/repos/{owner}/{repo}/check-runs/{check_run_id}"),
+            Some(changes),
         )
         .await
     }

@@ -15,6 +15,8 @@ pub struct Job {
     pub branch: Option<String>,
     pub pull_number: Option<u64>,
     pub installation: Option<u64>,
+    /// Taskcluster-GitHub's `event.type`: `push`, `tag`, `pull_request.<action>`, `release`.
+    pub event_type: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +27,9 @@ pub enum Kind {
         opened: bool,
     },
     Release,
+    /// A `/taskcluster <cmd>` comment on an open pull request; the pull request's head is
+    /// looked up before anything runs.
+    IssueComment,
 }
 
 impl Kind {
@@ -33,6 +38,7 @@ impl Kind {
             Kind::Push => TasksFor::Push,
             Kind::PullRequest { .. } => TasksFor::PullRequest,
             Kind::Release => TasksFor::Release,
+            Kind::IssueComment => TasksFor::IssueComment,
         }
     }
 }
@@ -48,6 +54,8 @@ pub enum Skip {
     SkipCi,
     #[error("the push deleted {0}")]
     Deleted(String),
+    #[error("the comment is not a /taskcluster command on an open pull request")]
+    NotACommand,
 }
 
 /// The payload lacks something every event of its kind has: a 400.
@@ -76,7 +84,12 @@ fn sanitized(name: &str) -> String {
 pub fn job_for(event: &str, body: &Value) -> Result<Result<Job, Skip>, Malformed> {
     let repo = sanitized(text(body, "/repository/name")?);
     let installation = body.pointer("/installation/id").and_then(Value::as_u64);
-    let job = |kind, owner: &str, git_ref: &str, branch: Option<&str>, pull_number| Job {
+    let job = |kind,
+               event_type: String,
+               owner: &str,
+               git_ref: &str,
+               branch: Option<&str>,
+               pull_number| Job {
         kind,
         owner: sanitized(owner),
         repo: repo.clone(),
@@ -84,6 +97,7 @@ pub fn job_for(event: &str, body: &Value) -> Result<Result<Job, Skip>, Malformed
         branch: branch.map(str::to_string),
         pull_number,
         installation,
+        event_type,
     };
     Ok(match event {
         "push" => {
@@ -101,7 +115,12 @@ pub fn job_for(event: &str, body: &Value) -> Result<Result<Job, Skip>, Malformed
             } else if skip_ci(head_message) {
                 Err(Skip::SkipCi)
             } else {
-                Ok(job(Kind::Push, owner, after, Some(name), None))
+                let kind = if git_ref.starts_with("refs/tags/") {
+                    "tag"
+                } else {
+                    "push"
+                };
+                Ok(job(Kind::Push, kind.into(), owner, after, Some(name), None))
             }
         }
         "pull_request" => {
@@ -123,6 +142,7 @@ pub fn job_for(event: &str, body: &Value) -> Result<Result<Job, Skip>, Malformed
             } else {
                 Ok(job(
                     Kind::PullRequest { opened },
+                    format!("pull_request.{action}"),
                     owner,
                     sha,
                     Some(branch),
@@ -133,8 +153,55 @@ pub fn job_for(event: &str, body: &Value) -> Result<Result<Job, Skip>, Malformed
         "release" => {
             let owner = text(body, "/repository/owner/login")?;
             let target = text(body, "/release/target_commitish")?;
-            Ok(job(Kind::Release, owner, target, Some(target), None))
+            Ok(job(
+                Kind::Release,
+                "release".into(),
+                owner,
+                target,
+                Some(target),
+                None,
+            ))
+        }
+        "issue_comment" => {
+            let action = text(body, "/action")?;
+            let on_open_pr = body.pointer("/issue/pull_request").is_some()
+                && body.pointer("/issue/state").and_then(Value::as_str) == Some("open");
+            let command = body
+                .pointer("/comment/body")
+                .and_then(Value::as_str)
+                .and_then(taskcluster_command);
+            if !matches!(action, "created" | "edited") || !on_open_pr || command.is_none() {
+                Err(Skip::NotACommand)
+            } else {
+                let owner = text(body, "/repository/owner/login")?;
+                let number = body
+                    .pointer("/issue/number")
+                    .and_then(Value::as_u64)
+                    .ok_or(Malformed("/issue/number"))?;
+                // The commit and branch are the pull request's head, fetched by the job.
+                Ok(job(
+                    Kind::IssueComment,
+                    format!("issue_comment.{action}"),
+                    owner,
+                    "",
+                    None,
+                    Some(number),
+                ))
+            }
         }
         other => Err(Skip::UnhandledEvent(other.to_string())),
+    })
+}
+
+/// The command of a `/taskcluster <cmd>` line in a comment (Taskcluster-GitHub's
+/// `^\s*/taskcluster\s+(.+)$`, multi-line): the first such line's rest, trimmed.
+pub fn taskcluster_command(comment: &str) -> Option<String> {
+    comment.lines().find_map(|line| {
+        let rest = line.trim_start().strip_prefix("/taskcluster")?;
+        if !rest.starts_with(char::is_whitespace) {
+            return None;
+        }
+        let cmd = rest.trim();
+        (!cmd.is_empty()).then(|| cmd.to_string())
     })
 }

@@ -63,6 +63,7 @@ async fn local_server(dir: &std::path::Path) -> anyhow::Result<(relyard::server:
         reaper_interval: relyard::config::DEFAULT_REAPER_INTERVAL,
         tls: None,
         updates: Default::default(),
+        github: None,
     })
     .await?;
     Ok((server, token))

@@ -3,7 +3,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use relyard::config::{S3Config, ServerConfig, TlsConfig, UpdatesConfig};
+use relyard::config::{GitHubConfig, S3Config, ServerConfig, TlsConfig, UpdatesConfig};
 use relyard::server::Server;
 
 #[derive(Args)]
@@ -65,6 +65,95 @@ pub struct ServeArgs {
     /// Balrog's production list).
     #[arg(long, env = "RELYARD_UPDATES_DOMAIN_ALLOWLIST_FILE")]
     updates_domain_allowlist: Option<PathBuf>,
+    #[command(flatten)]
+    github: GitHubArgs,
+}
+
+/// The GitHub integration (Taskcluster-GitHub at `/api/github/v1`), on when a token or an App is
+/// given. Secrets come from files or the environment only, never from the command line, where
+/// every user of the machine could read them.
+#[derive(Args)]
+pub struct GitHubArgs {
+    /// A file holding one webhook secret; repeat while rotating (each one is accepted). Also
+    /// RELYARD_GITHUB_WEBHOOK_SECRETS: secrets separated by commas.
+    #[arg(long = "github-webhook-secret-file", value_name = "FILE")]
+    github_webhook_secret_files: Vec<PathBuf>,
+    /// GitHub's REST API: https://api.github.com, or https://<host>/api/v3 for GitHub Enterprise.
+    #[arg(long, env = "RELYARD_GITHUB_API_URL", default_value = relyard_github::ghapi::GITHUB_COM_API)]
+    github_api_url: String,
+    /// A file holding a personal access token (or set RELYARD_GITHUB_TOKEN).
+    #[arg(long, value_name = "FILE", conflicts_with = "github_app_id")]
+    github_token_file: Option<PathBuf>,
+    /// Act as this GitHub App (needs --github-app-key); installations come from the webhooks.
+    #[arg(long, env = "RELYARD_GITHUB_APP_ID", requires = "github_app_key")]
+    github_app_id: Option<u64>,
+    /// The GitHub App's private key (PEM file).
+    #[arg(
+        long,
+        env = "RELYARD_GITHUB_APP_KEY",
+        value_name = "FILE",
+        requires = "github_app_id"
+    )]
+    github_app_key: Option<PathBuf>,
+    /// Statuses and check runs are named "<name> (<event>)".
+    #[arg(long, env = "RELYARD_GITHUB_APP_NAME", default_value = relyard_github::webhook::DEFAULT_APP_NAME)]
+    github_app_name: String,
+}
+
+impl GitHubArgs {
+    /// The GitHub settings, or `None` when neither a token nor an App is configured.
+    pub fn config(&self) -> anyhow::Result<Option<GitHubConfig>> {
+        use relyard_github::ghapi::{AppCredentials, GitHubAuth};
+        let read = |path: &PathBuf| {
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))
+                .map(|s| s.trim().to_string())
+        };
+        let auth = match (
+            &self.github_app_id,
+            &self.github_app_key,
+            &self.github_token_file,
+        ) {
+            (Some(id), Some(key), _) => {
+                let pem =
+                    std::fs::read(key).with_context(|| format!("reading {}", key.display()))?;
+                GitHubAuth::App(
+                    AppCredentials::new(&id.to_string(), &pem)
+                        .with_context(|| format!("GitHub App key {}", key.display()))?,
+                )
+            }
+            (_, _, Some(file)) => GitHubAuth::Token(read(file)?),
+            _ => match std::env::var("RELYARD_GITHUB_TOKEN") {
+                Ok(token) if !token.trim().is_empty() => GitHubAuth::Token(token.trim().into()),
+                _ => return Ok(None),
+            },
+        };
+        let mut secrets = self
+            .github_webhook_secret_files
+            .iter()
+            .map(read)
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        if let Ok(list) = std::env::var("RELYARD_GITHUB_WEBHOOK_SECRETS") {
+            secrets.extend(
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from),
+            );
+        }
+        anyhow::ensure!(
+            secrets.iter().all(|s| !s.is_empty()),
+            "a GitHub webhook secret file is empty"
+        );
+        if secrets.is_empty() {
+            tracing::warn!("no GitHub webhook secret: unsigned webhook deliveries are accepted");
+        }
+        let mut config = GitHubConfig::new(auth);
+        config.webhook_secrets = secrets;
+        config.api_url = self.github_api_url.trim_end_matches('/').to_string();
+        config.app_name = self.github_app_name.clone();
+        Ok(Some(config))
+    }
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -77,6 +166,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         "--reaper-interval-ms must be at least 10"
     );
     let encryption_keys = parse_keys(&args.encryption_keys)?;
+    let github = args.github.config()?;
     let artifact_s3 = match args.artifacts_s3_bucket {
         None => None,
         Some(bucket) => Some(S3Config {
@@ -112,6 +202,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             domain_allowlist: args.updates_domain_allowlist,
             ..UpdatesConfig::default()
         },
+        github,
     })
     .await?;
     eprintln!("relyard serving at {}", server.root_url);

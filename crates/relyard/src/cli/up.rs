@@ -25,6 +25,8 @@ pub struct UpArgs {
     /// Tasks each local worker runs at once (default: number of cores).
     #[arg(long)]
     capacity: Option<usize>,
+    #[command(flatten)]
+    github: super::serve::GitHubArgs,
 }
 
 /// What `up` generates once and keeps: the root client's token and the encryption key.
@@ -49,6 +51,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", args.dir.display()))?;
     let secrets = load_or_create_secrets(&args.dir.join("server-secrets.json"))?;
     let db_path = args.dir.join("relyard.db");
+    let github = args.github.config()?;
     let server = Server::start(ServerConfig {
         listen: args.listen,
         root_url: None,
@@ -62,6 +65,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         reaper_interval: relyard::config::DEFAULT_REAPER_INTERVAL,
         tls: None,
         updates: Default::default(),
+        github,
     })
     .await?;
     let creds_path = args.dir.join("credentials.json");

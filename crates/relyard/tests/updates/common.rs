@@ -38,6 +38,7 @@ pub fn config_on(db: &TestDb, data: &Path) -> ServerConfig {
         reaper_interval: relyard::config::DEFAULT_REAPER_INTERVAL,
         tls: None,
         updates: UpdatesConfig::default(),
+        github: None,
     }
 }
 

@@ -48,6 +48,7 @@ impl Embedded {
             reaper_interval: relyard::config::DEFAULT_REAPER_INTERVAL,
             tls: None,
             updates: Default::default(),
+            github: None,
         })
         .await
         .context("starting the embedded server")?;
