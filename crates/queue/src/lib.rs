@@ -13,6 +13,7 @@ pub mod model;
 pub mod reaper;
 mod service;
 pub mod store;
+mod twins;
 pub mod validate;
 mod wakeup;
 
@@ -76,6 +77,8 @@ pub struct Queue {
     pub(crate) blobs: Arc<BlobStore>,
     pub(crate) config: QueueConfig,
     pub(crate) waiters: Arc<wakeup::Waiters>,
+    /// Who claims from which queue, for reruns of reproducibility checks (`twins.rs`).
+    pub(crate) claimers: twins::RecentClaimers,
     pub(crate) shutdown: CancellationToken,
 }
 
@@ -104,6 +107,7 @@ impl Queue {
             blobs,
             config,
             waiters,
+            claimers: twins::RecentClaimers::default(),
             shutdown,
         })
     }

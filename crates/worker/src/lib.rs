@@ -16,6 +16,7 @@ pub mod mounts;
 pub mod payload;
 pub mod proxy;
 pub mod queue_api;
+pub mod reproducible;
 pub mod run;
 pub mod runner;
 pub mod signing;

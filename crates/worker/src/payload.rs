@@ -210,10 +210,36 @@ pub struct Malformed(pub String);
 
 /// Parses and checks a payload; the error names the offending field.
 pub fn parse(value: &serde_json::Value) -> Result<Payload, Malformed> {
-    let payload: Payload = serde_path_to_error::deserialize(value)
-        .map_err(|e| Malformed(format!("payload.{}: {}", e.path(), e.inner())))?;
+    let payload: Payload = deserialize(value)?;
     check(&payload)?;
     Ok(payload)
+}
+
+/// Deserializes a payload (of any kind of task); the error names the offending field.
+pub fn deserialize<T: serde::de::DeserializeOwned>(
+    value: &serde_json::Value,
+) -> Result<T, Malformed> {
+    serde_path_to_error::deserialize(value)
+        .map_err(|e| Malformed(format!("payload.{}: {}", e.path(), e.inner())))
+}
+
+/// `payload.maxRunTime` of a task the worker runs itself, or its default, within bounds.
+pub fn max_run_time(given: Option<u64>, default: u64) -> Result<u64, Malformed> {
+    let secs = given.unwrap_or(default);
+    if !(1..=MAX_RUN_TIME_SECS).contains(&secs) {
+        return Err(Malformed(format!(
+            "payload.maxRunTime must be between 1 and {MAX_RUN_TIME_SECS} seconds, not {secs}"
+        )));
+    }
+    Ok(secs)
+}
+
+/// The taskIds a task depends on.
+pub fn dependencies(task: &serde_json::Value) -> std::collections::BTreeSet<&str> {
+    task.get("dependencies")
+        .and_then(serde_json::Value::as_array)
+        .map(|a| a.iter().filter_map(serde_json::Value::as_str).collect())
+        .unwrap_or_default()
 }
 
 fn check(p: &Payload) -> Result<(), Malformed> {

@@ -198,6 +198,50 @@ impl QueueApi {
         .await
     }
 
+    /// Every artifact record of one run (all pages), with the worker's own credentials
+    /// (`queue:list-artifacts:*`), as verification tasks compare two runs.
+    pub async fn list_artifacts(
+        &self,
+        task_id: &str,
+        run_id: u32,
+    ) -> Result<Vec<Value>, CallError> {
+        let run = run_id.to_string();
+        let mut all = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .call("listArtifacts", || {
+                    self.worker
+                        .listArtifacts(task_id, &run, token.as_deref(), None)
+                })
+                .await?;
+            if let Some(items) = page.get("artifacts").and_then(Value::as_array) {
+                all.extend(items.iter().cloned());
+            }
+            match page.get("continuationToken").and_then(Value::as_str) {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => return Ok(all),
+            }
+        }
+    }
+
+    /// A getArtifact URL of one run signed with the worker's own credentials.
+    pub fn run_artifact_url(
+        &self,
+        task_id: &str,
+        run_id: u32,
+        name: &str,
+    ) -> Result<String, CallError> {
+        self.worker
+            .getArtifact_signed_url(
+                task_id,
+                &run_id.to_string(),
+                name,
+                Duration::from_secs(3600),
+            )
+            .map_err(|e| CallError::new("signing an artifact URL", None, format!("{e:#}")))
+    }
+
     /// A task's status, read once (no retries: callers poll).
     pub async fn status(&self, task_id: &str) -> Result<Value, CallError> {
         self.worker

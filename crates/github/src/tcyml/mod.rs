@@ -5,6 +5,7 @@
 
 mod compile;
 mod locate;
+pub mod reproducible;
 mod slugids;
 
 use serde_json::{json, Map, Value};
@@ -168,6 +169,7 @@ pub fn render(file: &TcYml, input: &RenderInput, now: &str) -> Result<Rendered, 
         .and_then(Value::as_str)
         .map(str::to_string);
     let tasks = compile::compile_tasks(config.remove("tasks"), reporting.is_some(), now)?;
+    let tasks = reproducible::expand(tasks);
     Ok(Rendered {
         tasks,
         reporting,

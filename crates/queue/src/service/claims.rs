@@ -12,7 +12,7 @@ use crate::events::TaskExchange;
 use crate::model::{RunState, TaskDef, TaskRow, TaskStatus};
 use crate::store::claims::{self as claim_rows, Claim};
 use crate::store::tasks;
-use crate::Queue;
+use crate::{twins, Queue};
 
 /// Most tasks one claimWork call may take (Taskcluster's schema maximum).
 pub const MAX_CLAIM: usize = 32;
@@ -104,47 +104,83 @@ impl Queue {
     ) -> ApiResult<Vec<ClaimItem>> {
         let now = Timestamp::now();
         let taken_until = now.plus_secs(self.config.claim_timeout_secs);
+        let window = self.config.claim_wait + self.config.claim_recheck;
+        self.claimers
+            .saw(task_queue_id, worker_group, worker_id, window);
+        // Only then can a reproducibility rerun be left for someone else (see `twins`).
+        let others = self
+            .claimers
+            .others_active(task_queue_id, worker_group, worker_id, window);
         let mut w = self.begin().await?;
-        let head = claim_rows::head(&mut w.tx, task_queue_id, count, w.skip_locked).await?;
-        if head.is_empty() {
+        let mut claimed: Vec<(TaskRow, TaskDef, u32)> = Vec::new();
+        let mut held: Vec<String> = Vec::new();
+        // A held-back rerun stays at the head of the queue: look past it (a few times at most).
+        for _ in 0..3 {
+            let want = count - claimed.len();
+            let head = claim_rows::head(&mut w.tx, task_queue_id, want + held.len(), w.skip_locked)
+                .await?;
+            let head: Vec<(String, u32)> = head
+                .into_iter()
+                .filter(|(id, _)| !held.contains(id))
+                .collect();
+            if head.is_empty() {
+                break;
+            }
+            let before = held.len();
+            let ids: Vec<String> = head.iter().map(|(id, _)| id.clone()).collect();
+            // Tasks another transaction is changing right now (a cancel, say) are skipped this round.
+            let mut locked = tasks::lock_many(&mut w.tx, &ids, w.skip_locked).await?;
+            locked.sort_by_key(|(t, _)| ids.iter().position(|i| *i == t.task_id));
+
+            let mut done: Vec<String> = Vec::new();
+            for (mut task, def) in locked {
+                if claimed.len() == count {
+                    break;
+                }
+                let run_id = head
+                    .iter()
+                    .find(|(id, _)| *id == task.task_id)
+                    .map(|(_, r)| *r)
+                    .unwrap_or(u32::MAX);
+                let is_current = task.runs.len() as u32 == run_id + 1;
+                let Some(run) = task
+                    .runs
+                    .last_mut()
+                    .filter(|r| is_current && r.state == RunState::Pending)
+                else {
+                    done.push(task.task_id.clone());
+                    continue; // stale entry: drop it
+                };
+                if task.deadline <= now {
+                    done.push(task.task_id.clone());
+                    continue; // the deadline reaper resolves it
+                }
+                if others
+                    && twins::hold_back(&mut w.tx, &def, run, worker_group, worker_id, now).await?
+                {
+                    held.push(task.task_id.clone());
+                    continue; // stays pending for another worker
+                }
+                done.push(task.task_id.clone());
+                run.state = RunState::Running;
+                run.worker_group = Some(worker_group.to_string());
+                run.worker_id = Some(worker_id.to_string());
+                run.taken_until = Some(taken_until);
+                run.started = Some(now);
+                tasks::save(&mut w.tx, &task).await?;
+                w.task_event(TaskExchange::Running, &task, Some(run_id))
+                    .await?;
+                claimed.push((task, def, run_id));
+            }
+            claim_rows::remove_pending_many(&mut w.tx, &done).await?;
+            if held.len() == before || claimed.len() == count {
+                break;
+            }
+        }
+        if claimed.is_empty() {
+            self.commit(w).await?;
             return Ok(Vec::new());
         }
-        let ids: Vec<String> = head.iter().map(|(id, _)| id.clone()).collect();
-        // Tasks another transaction is changing right now (a cancel, say) are skipped this round.
-        let mut locked = tasks::lock_many(&mut w.tx, &ids, w.skip_locked).await?;
-        locked.sort_by_key(|(t, _)| ids.iter().position(|i| *i == t.task_id));
-
-        let mut done: Vec<String> = Vec::new();
-        let mut claimed: Vec<(TaskRow, TaskDef, u32)> = Vec::new();
-        for (mut task, def) in locked {
-            let run_id = head
-                .iter()
-                .find(|(id, _)| *id == task.task_id)
-                .map(|(_, r)| *r)
-                .unwrap_or(u32::MAX);
-            done.push(task.task_id.clone());
-            let is_current = task.runs.len() as u32 == run_id + 1;
-            let Some(run) = task
-                .runs
-                .last_mut()
-                .filter(|r| is_current && r.state == RunState::Pending)
-            else {
-                continue; // stale entry: drop it
-            };
-            if task.deadline <= now {
-                continue; // the deadline reaper resolves it
-            }
-            run.state = RunState::Running;
-            run.worker_group = Some(worker_group.to_string());
-            run.worker_id = Some(worker_id.to_string());
-            run.taken_until = Some(taken_until);
-            run.started = Some(now);
-            tasks::save(&mut w.tx, &task).await?;
-            w.task_event(TaskExchange::Running, &task, Some(run_id))
-                .await?;
-            claimed.push((task, def, run_id));
-        }
-        claim_rows::remove_pending_many(&mut w.tx, &done).await?;
         let rows: Vec<Claim<'_>> = claimed
             .iter()
             .map(|(t, _, run_id)| Claim {

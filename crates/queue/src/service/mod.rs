@@ -144,6 +144,7 @@ impl Write {
                 .map(|r| r.state == RunState::Completed)
                 .unwrap_or(false);
             if deps::satisfy(&mut self.tx, &task.task_id, completed).await? > 0 {
+                deps::lock_waiting_dependents(&mut self.tx, &task.task_id, self.lock).await?;
                 for id in deps::ready_dependents(&mut self.tx, &task.task_id).await? {
                     self.schedule_ready(&id, now).await?;
                 }

@@ -46,6 +46,27 @@ pub async fn satisfy(tx: &mut Tx, required: &str, completed: bool) -> StoreResul
     Ok(done.rows_affected())
 }
 
+/// Locks (`lock` = `FOR UPDATE` on PostgreSQL) the unscheduled dependents of `required`, in
+/// taskId order. Two dependencies of one task resolving at once each satisfy their own edge
+/// before asking whether the dependent is ready; without this lock each would see the other's
+/// edge still unsatisfied (neither committed) and the dependent would never be scheduled. With
+/// it the second waits for the first to commit and then sees both edges.
+pub async fn lock_waiting_dependents(tx: &mut Tx, required: &str, lock: &str) -> StoreResult<()> {
+    if lock.is_empty() {
+        return Ok(()); // SQLite: write transactions are serialized already
+    }
+    let sql = format!(
+        "SELECT task_id FROM queue_tasks WHERE state = 'unscheduled' AND task_id IN \
+         (SELECT dependent_task_id FROM queue_dependencies WHERE required_task_id = $1) \
+         ORDER BY task_id{lock}"
+    );
+    sqlx::query(&sql)
+        .bind(required)
+        .fetch_all(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// Dependents of `required` that are still unscheduled and have no unsatisfied edge left.
 pub async fn ready_dependents(tx: &mut Tx, required: &str) -> StoreResult<Vec<String>> {
     let rows = sqlx::query(

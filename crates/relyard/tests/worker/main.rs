@@ -5,6 +5,7 @@ mod cleanslate;
 mod common;
 mod control;
 mod proxy;
+mod reproducible;
 mod runner;
 mod runs;
 mod signing;

@@ -174,10 +174,12 @@ impl TaskRun {
         let payload_value = self.task.get("payload").unwrap_or(&Value::Null);
         let signing = crate::signing::payload::is_signing(payload_value)
             .then(|| crate::signing::payload::parse(&self.task));
-        // A signing task has no commands; its log and features are the defaults.
-        let parsed = match &signing {
-            Some(_) => Err(payload::Malformed(String::new())),
-            None => payload::parse(payload_value),
+        let verify = crate::reproducible::payload::is_verification(payload_value)
+            .then(|| crate::reproducible::payload::parse(&self.task));
+        // Signing and verification tasks have no commands; their log and features are the defaults.
+        let parsed = match (&signing, &verify) {
+            (None, None) => payload::parse(payload_value),
+            _ => Err(payload::Malformed(String::new())),
         };
         let token = format!(
             "{}{}",
@@ -203,13 +205,16 @@ impl TaskRun {
             }
         };
         let work = async {
-            match (&signing, &parsed) {
-                (Some(Ok(job)), _) => self.run_signing(job, &log, shutdown).await,
-                (Some(Err(reason)), _) | (None, Err(reason)) => {
+            match (&signing, &verify, &parsed) {
+                (Some(Ok(job)), _, _) => self.run_signing(job, &log, shutdown).await,
+                (None, Some(Ok(job)), _) => self.run_verify(job, &log, shutdown).await,
+                (Some(Err(reason)), _, _)
+                | (None, Some(Err(reason)), _)
+                | (None, None, Err(reason)) => {
                     log.worker_line(&format!("malformed-payload: {reason}"));
                     Resolution::Exception("malformed-payload")
                 }
-                (None, Ok(payload)) => self.run_payload(payload, &log, shutdown).await,
+                (None, None, Ok(payload)) => self.run_payload(payload, &log, shutdown).await,
             }
         };
         let ((), resolution) = tokio::join!(publish, work);
@@ -448,6 +453,51 @@ impl TaskRun {
             log.worker_line(&format!("cannot create the task directory: {e}"));
             return Resolution::Exception("internal-error");
         }
+        let expires = self.task_expires();
+        let signing = crate::signing::SigningRun {
+            run: &self.run,
+            http: &self.shared.http,
+            dir: &self.dir,
+            settings,
+            expires: &expires,
+            log,
+        };
+        let resolution = self
+            .supervised(job.max_run_time, log, shutdown, signing.run(job))
+            .await;
+        if !config.keep_task_dirs {
+            remove_dir_forcibly(&self.dir).await;
+        }
+        resolution
+    }
+
+    /// A verification task of a reproducibility check: compares two runs' artifacts; reclaimed,
+    /// canceled and time-limited like any run.
+    async fn run_verify(
+        &self,
+        job: &crate::reproducible::payload::VerifyPayload,
+        log: &Arc<LiveLog>,
+        shutdown: CancellationToken,
+    ) -> Resolution {
+        let verify = crate::reproducible::VerifyRun {
+            api: &self.shared.api,
+            http: &self.shared.http,
+            log,
+        };
+        self.supervised(job.max_run_time, log, shutdown, verify.run(job))
+            .await
+    }
+
+    /// Runs a task the worker does itself (no commands) while the run is reclaimed and watched
+    /// for cancellation, its max run time and the worker's shutdown.
+    async fn supervised(
+        &self,
+        max_run_time: u64,
+        log: &Arc<LiveLog>,
+        shutdown: CancellationToken,
+        work: impl std::future::Future<Output = Resolution>,
+    ) -> Resolution {
+        let config = &self.shared.config;
         let (abort_tx, mut abort_rx) = watch::channel(None);
         let control_done = CancellationToken::new();
         let control = tokio::spawn(control::control_run(
@@ -459,15 +509,6 @@ impl TaskRun {
             Box::new(|_| {}),
             control_done.clone(),
         ));
-        let expires = self.task_expires();
-        let signing = crate::signing::SigningRun {
-            run: &self.run,
-            http: &self.shared.http,
-            dir: &self.dir,
-            settings,
-            expires: &expires,
-            log,
-        };
         let lost = async {
             loop {
                 if let Some(Abort::Lost(why)) = abort_rx.borrow_and_update().clone() {
@@ -479,15 +520,14 @@ impl TaskRun {
             }
         };
         let resolution = tokio::select! {
-            r = signing.run(job) => r,
+            r = work => r,
             why = lost => {
                 log.worker_line(&format!("Aborting task: {why}"));
                 Resolution::Lost
             }
-            _ = tokio::time::sleep(Duration::from_secs(job.max_run_time)) => {
+            _ = tokio::time::sleep(Duration::from_secs(max_run_time)) => {
                 log.worker_line(&format!(
-                    "Aborting task: max run time exceeded ({} s); the task failed",
-                    job.max_run_time
+                    "Aborting task: max run time exceeded ({max_run_time} s); the task failed"
                 ));
                 Resolution::Failed
             }
@@ -498,9 +538,6 @@ impl TaskRun {
         };
         control_done.cancel();
         let _ = control.await;
-        if !config.keep_task_dirs {
-            remove_dir_forcibly(&self.dir).await;
-        }
         resolution
     }
 

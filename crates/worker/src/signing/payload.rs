@@ -7,7 +7,7 @@ use std::path::{Component, Path};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::payload::{Malformed, MAX_RUN_TIME_SECS};
+use crate::payload::Malformed;
 
 /// Signing is short; a stuck server must not hold a claim for a day.
 const DEFAULT_MAX_RUN_TIME_SECS: u64 = 3600;
@@ -52,14 +52,8 @@ pub fn is_signing(payload: &Value) -> bool {
 /// tasks it waited for produced), and every path must be a plain relative artifact name.
 pub fn parse(task: &Value) -> Result<SigningPayload, Malformed> {
     let payload = task.get("payload").unwrap_or(&Value::Null);
-    let raw: Raw = serde_path_to_error::deserialize(payload)
-        .map_err(|e| Malformed(format!("payload.{}: {}", e.path(), e.inner())))?;
-    let max_run_time = raw.max_run_time.unwrap_or(DEFAULT_MAX_RUN_TIME_SECS);
-    if !(1..=MAX_RUN_TIME_SECS).contains(&max_run_time) {
-        return Err(Malformed(format!(
-            "payload.maxRunTime must be between 1 and {MAX_RUN_TIME_SECS} seconds, not {max_run_time}"
-        )));
-    }
+    let raw: Raw = crate::payload::deserialize(payload)?;
+    let max_run_time = crate::payload::max_run_time(raw.max_run_time, DEFAULT_MAX_RUN_TIME_SECS)?;
     let spec = raw.signing;
     if spec.format.is_empty() {
         return Err(Malformed(
@@ -71,11 +65,7 @@ pub fn parse(task: &Value) -> Result<SigningPayload, Malformed> {
             "payload.signing.upstreamArtifacts must list at least one task".into(),
         ));
     }
-    let dependencies: BTreeSet<&str> = task
-        .get("dependencies")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
+    let dependencies = crate::payload::dependencies(task);
     let mut seen = BTreeSet::new();
     for (i, up) in spec.upstream_artifacts.iter().enumerate() {
         if !dependencies.contains(up.task_id.as_str()) {
