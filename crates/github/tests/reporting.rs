@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::fake_github::FakeGitHub;
 use common::setup::{created, fixture, setup, Setup, PR_SHA, PUSH_SHA, TASKCLUSTER_YML};
 use serde_json::{json, Value};
 
@@ -17,8 +18,8 @@ fn states(statuses: &[(String, Value)], sha: &str) -> Vec<String> {
 }
 
 /// Waits for the push commit's second status; all statuses so far.
-async fn second_status(s: &Setup, what: &str) -> Vec<(String, Value)> {
-    s.gh.wait_for(what, |gh| {
+async fn second_status(gh: &FakeGitHub, what: &str) -> Vec<(String, Value)> {
+    gh.wait_for(what, |gh| {
         let st = gh.statuses();
         (states(&st, PUSH_SHA).len() >= 2).then_some(st)
     })
@@ -74,7 +75,7 @@ async fn push_posts_pending_then_success_once_every_task_completed() {
 
     s.complete(&ids[0]).await;
     s.complete(&ids[1]).await;
-    let statuses = second_status(&s, "the success status").await;
+    let statuses = second_status(&s.gh, "the success status").await;
     assert_eq!(
         states(&statuses, PUSH_SHA),
         ["pending", "success"],
@@ -126,7 +127,7 @@ async fn a_failed_task_posts_failure_and_the_build_shows_it() {
     let s = setup().await;
     let (group, ids) = push(&s).await;
     s.fail(&ids[0]).await;
-    let statuses = second_status(&s, "the failure status").await;
+    let statuses = second_status(&s.gh, "the failure status").await;
     assert_eq!(
         states(&statuses, PUSH_SHA),
         ["pending", "failure"],
@@ -432,4 +433,73 @@ async fn render_taskcluster_yml_answers_tasks_and_scopes() {
         Some(taskcluster::StatusCode::BAD_REQUEST)
     );
     assert!(format!("{err:#}").contains("version 2"), "{err:#}");
+}
+
+/// A server with the GitHub service on `db`, as `relyard serve` would start one.
+async fn server_on(
+    db: &relyard_testing::TestDb,
+    root_access_token: &str,
+    github: relyard::config::GitHubConfig,
+    data: &std::path::Path,
+) -> relyard::server::Server {
+    let config = relyard::config::ServerConfig {
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        root_url: None,
+        database_url: db.url.clone(),
+        amqp_url: None,
+        data_dir: data.to_path_buf(),
+        artifact_s3: None,
+        root_access_token: root_access_token.to_string(),
+        encryption_keys: vec![("test".into(), "a test encryption key".into())],
+        claim_timeout_secs: relyard::config::DEFAULT_CLAIM_TIMEOUT_SECS,
+        reaper_interval: relyard::config::DEFAULT_REAPER_INTERVAL,
+        tls: None,
+        updates: Default::default(),
+        github: Some(github),
+    };
+    relyard::server::Server::start(config)
+        .await
+        .expect("server starts")
+}
+
+#[tokio::test]
+async fn a_restarted_server_reports_the_builds_it_did_not_start() {
+    let s = setup().await;
+    let (group, ids) = push(&s).await;
+    let github = s.github.clone();
+    let token = s.tc.root_access_token.clone();
+    let relyard_testing::TestServer { server, db, .. } = s.tc;
+    server.stop().await.expect("first server stops");
+    // Nothing about the build is left in memory: a new server finds it in the builds table.
+    let data = tempfile::tempdir().expect("temp dir");
+    let server = server_on(&db, &token, github, data.path()).await;
+    let creds = taskcluster::Credentials::new(relyard_auth::ROOT_CLIENT_ID, &token);
+    let queue = taskcluster::Queue::new(
+        taskcluster::ClientBuilder::new(&server.root_url).credentials(creds),
+    )
+    .expect("queue");
+    let claim = json!({"workerGroup": "tests", "workerId": "w2", "tasks": 1});
+    for id in &ids {
+        let answer = queue
+            .claimWork(common::setup::TASK_QUEUE, &claim)
+            .await
+            .expect("claimWork");
+        assert_eq!(
+            answer["tasks"][0]["status"]["taskId"],
+            id.as_str(),
+            "{answer}"
+        );
+        queue
+            .reportCompleted(id, "0")
+            .await
+            .expect("reportCompleted");
+    }
+    let statuses = second_status(&s.gh, "the success status").await;
+    assert_eq!(states(&statuses, PUSH_SHA), ["pending", "success"]);
+    // Links point at the server's root URL (now the second one's).
+    assert_eq!(
+        statuses[1].1["target_url"],
+        format!("{}/tasks/groups/{group}", server.root_url)
+    );
+    server.stop().await.expect("stops");
 }

@@ -64,6 +64,8 @@ pub type BuildsQuery<'a> = (
 pub struct Setup {
     pub tc: TestServer,
     pub gh: FakeGitHub,
+    /// The GitHub settings the server runs with.
+    pub github: GitHubConfig,
     pub api: String,
     pub http: reqwest::Client,
 }
@@ -79,13 +81,11 @@ pub async fn setup() -> Setup {
         .collaborators
         .insert("alice".into());
     let gh_url = gh.clone().start().await;
-    let tc = TestServer::start_with(|c| {
-        let mut github = GitHubConfig::new(GitHubAuth::Token(TOKEN.into()));
-        github.api_url = gh_url.clone();
-        github.webhook_secrets = vec!["an older secret".into(), SECRET.into()];
-        c.github = Some(github);
-    })
-    .await;
+    let mut github = GitHubConfig::new(GitHubAuth::Token(TOKEN.into()));
+    github.api_url = gh_url.clone();
+    github.webhook_secrets = vec!["an older secret".into(), SECRET.into()];
+    let configured = github.clone();
+    let tc = TestServer::start_with(|c| c.github = Some(configured)).await;
     let auth = taskcluster::Auth::new(tc.root_client()).expect("auth client");
     // The roles a repository's tasks get: enough to create tasks on proj-ci/ci, nothing more.
     for role in ["branch:main", "pull-request", "release:published", "*"] {
@@ -99,6 +99,7 @@ pub async fn setup() -> Setup {
     Setup {
         tc,
         gh,
+        github,
         api,
         http: reqwest::Client::new(),
     }
