@@ -2,23 +2,11 @@
 //! the same input is signed once; uploads are checked (hash, name, size) before anything is
 //! signed; the heartbeat proves the keys.
 
-use serde_json::json;
-
 use crate::common::*;
 
 async fn token_for(env: &Env, url: &str, formats: &[&str]) -> String {
-    // A client of its own per token: createClient refuses an id twice.
     let id = format!("project/builder-{}", formats.join("-"));
-    let creds = env.client(&id, &["signing:token:*"]).await;
-    let (status, body) = ask_token(
-        url,
-        Some(&creds),
-        json!({"formats": formats, "duration": "10m"}),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    assert!(body["expires"].is_string(), "{body}");
-    body["token"].as_str().expect("token").to_string()
+    signing_token(env, url, &id, formats).await
 }
 
 #[tokio::test]

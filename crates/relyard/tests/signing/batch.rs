@@ -10,15 +10,7 @@ use crate::common::*;
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 async fn token_for(env: &Env, url: &str, id: &str, formats: &[&str]) -> String {
-    let creds = env.client(id, &["signing:token:*"]).await;
-    let (status, body) = ask_token(
-        url,
-        Some(&creds),
-        json!({"formats": formats, "duration": "10m"}),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    body["token"].as_str().expect("token").to_string()
+    signing_token(env, url, id, formats).await
 }
 
 fn item(name: &str, data: &[u8]) -> Value {

@@ -326,3 +326,18 @@ pub fn tamper(path: &Path) {
     bytes[0] ^= 0x01;
     std::fs::write(path, bytes).expect("write");
 }
+
+/// A signing token for `formats`, asked by a new client `id` holding `signing:token:*`
+/// (createClient refuses an id twice, so each token needs its own).
+pub async fn signing_token(env: &Env, url: &str, id: &str, formats: &[&str]) -> String {
+    let creds = env.client(id, &["signing:token:*"]).await;
+    let (status, body) = ask_token(
+        url,
+        Some(&creds),
+        json!({"formats": formats, "duration": "10m"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["expires"].is_string(), "{body}");
+    body["token"].as_str().expect("token").to_string()
+}
