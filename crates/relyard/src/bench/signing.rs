@@ -5,7 +5,8 @@
 //! One process: a relyard server on SQLite (for the Hawk check of the token request), a signing
 //! server with throwaway keys of every format, and `--clients` concurrent clients that send
 //! distinct inputs (the server signs an input once and then answers from its result store, so
-//! repeating one input would measure the cache). Each format is measured two ways: one upload
+//! repeating one input would measure the cache), each keeping `--in-flight` requests going at
+//! once as `relyard sign` does. Each format is measured two ways: one upload
 //! per signature (`Prefer: wait`, the output in the answer) and `--batch` inputs per batch
 //! request. The raw and in-process rates use `--clients` threads too, so every figure uses all
 //! the machine's cores; the served figures share those cores between the server and its clients.
@@ -42,6 +43,9 @@ pub struct SigningBenchArgs {
     /// Large inputs signed, one after another, per format.
     #[arg(long, default_value_t = 40)]
     large_samples: usize,
+    /// Requests each client keeps in flight (by default what `relyard sign` keeps).
+    #[arg(long, default_value_t = relyard_signing::client::DEFAULT_CONCURRENCY)]
+    in_flight: usize,
     /// Inputs per batch request for the batch rate.
     #[arg(long, default_value_t = 64)]
     batch: usize,
@@ -87,7 +91,7 @@ pub async fn run(args: SigningBenchArgs) -> anyhow::Result<()> {
     let signing = SigningServer::start(&config, token_keys, keyring).await?;
 
     let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(args.clients * 2)
+        .pool_max_idle_per_host(args.clients * args.in_flight.max(1) * 2)
         .build()?;
     let client = ServerClient::new(&signing.url(), http);
     let credentials = taskcluster::Credentials::new(relyard_auth::ROOT_CLIENT_ID, &token);
@@ -148,16 +152,16 @@ pub async fn run(args: SigningBenchArgs) -> anyhow::Result<()> {
         ));
         rows.push((
             format!(
-                "{format}: server, {} clients, 1 upload per small input",
-                args.clients
+                "{format}: server, {} clients × {} in flight, 1 upload per small input",
+                args.clients, args.in_flight
             ),
             format!("{single:.0} sig/s ({:.0}% of raw)", share(single)),
             "-".to_string(),
         ));
         rows.push((
             format!(
-                "{format}: server, {} clients, batches of {} small inputs",
-                args.clients, args.batch
+                "{format}: server, {} clients × {} in flight, batches of {} small inputs",
+                args.clients, args.in_flight, args.batch
             ),
             format!("{batched:.0} sig/s ({:.0}% of raw)", share(batched)),
             "≥ 80% of raw".to_string(),
@@ -353,7 +357,8 @@ async fn noop_rate(client: &ServerClient, args: &SigningBenchArgs) -> anyhow::Re
     Ok(counter.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64())
 }
 
-/// Signatures per second with `clients` clients signing distinct small inputs for `duration`,
+/// Signatures per second with `clients` clients, each with `in_flight` requests going, signing
+/// distinct small inputs for `duration`,
 /// `batch` inputs per request (1: one upload per input, not the batch endpoint); the first
 /// result of each client is verified with the key.
 async fn served_rate(
@@ -371,7 +376,7 @@ async fn served_rate(
     let started = Instant::now();
     let until = started + args.duration;
     let mut tasks = tokio::task::JoinSet::new();
-    for c in 0..args.clients {
+    for c in 0..args.clients * args.in_flight.max(1) {
         let (client, token) = (client.clone(), token.to_string());
         let (counter, serial, failure, signer) = (
             Arc::clone(&counter),

@@ -45,6 +45,9 @@ pub struct SignRequest {
     pub concurrency: usize,
 }
 
+/// Uploads or batches one `relyard sign` keeps in flight unless told otherwise.
+pub const DEFAULT_CONCURRENCY: usize = 4;
+
 impl SignRequest {
     pub fn new(
         servers: Vec<String>,
@@ -62,7 +65,7 @@ impl SignRequest {
             retry: RetryPolicy::http(),
             pending_deadline: Duration::from_secs(300),
             token_lifetime: Duration::from_secs(3600),
-            concurrency: 4,
+            concurrency: DEFAULT_CONCURRENCY,
         }
     }
 }

@@ -16,11 +16,12 @@ use std::sync::Arc;
 
 use pgp::composed::{
     ArmorOptions, Deserializable, DetachedSignature, EncryptionCaps, KeyType,
-    SecretKeyParamsBuilder, SignedPublicKey, SignedSecretKey,
+    SecretKeyParamsBuilder, SignedPublicKey, SignedSecretKey, SubpacketConfig,
 };
 use pgp::crypto::hash::HashAlgorithm;
+use pgp::packet::{Subpacket, SubpacketData};
 use pgp::ser::Serialize;
-use pgp::types::{KeyDetails, Password};
+use pgp::types::{Fingerprint, KeyDetails, KeyId, KeyVersion, Password, Timestamp};
 use zeroize::Zeroizing;
 
 use super::{Format, Signed, Signer};
@@ -33,6 +34,39 @@ pub struct GpgKey {
     id: String,
     secret: Arc<SignedSecretKey>,
     public: Arc<SignedPublicKey>,
+    /// The issuer subpackets every signature carries, computed once: rpgp's default
+    /// subpackets hash the public key (SHA-1, for the fingerprint) on every signature, a
+    /// measurable share of an Ed25519 signature.
+    issuer: Arc<Issuer>,
+}
+
+struct Issuer {
+    fingerprint: Fingerprint,
+    key_id: Option<KeyId>,
+}
+
+impl Issuer {
+    fn of(key: &impl KeyDetails) -> Self {
+        Self {
+            fingerprint: key.fingerprint(),
+            // Like rpgp's defaults: the 8-byte issuer key id only for v4 (and older) keys.
+            key_id: (key.version() <= KeyVersion::V4).then(|| key.legacy_key_id()),
+        }
+    }
+
+    /// What rpgp's `SubpacketConfig::Default` makes: the issuer fingerprint and the creation
+    /// time hashed, the issuer key id unhashed.
+    fn subpackets(&self) -> pgp::errors::Result<SubpacketConfig> {
+        let hashed = vec![
+            Subpacket::regular(SubpacketData::IssuerFingerprint(self.fingerprint.clone()))?,
+            Subpacket::regular(SubpacketData::SignatureCreationTime(Timestamp::now()))?,
+        ];
+        let unhashed = match &self.key_id {
+            Some(id) => vec![Subpacket::regular(SubpacketData::IssuerKeyId(*id))?],
+            None => Vec::new(),
+        };
+        Ok(SubpacketConfig::UserDefined { hashed, unhashed })
+    }
 }
 
 impl std::fmt::Debug for GpgKey {
@@ -61,11 +95,16 @@ impl GpgKey {
             .generate(rand::thread_rng())
             .map_err(|e| material(id, format!("OpenPGP key generation: {e}")))?;
         let public = secret.to_public_key();
-        Ok(Self {
+        Ok(Self::new(id, secret, public))
+    }
+
+    fn new(id: &str, secret: SignedSecretKey, public: SignedPublicKey) -> Self {
+        Self {
             id: id.to_string(),
+            issuer: Arc::new(Issuer::of(&secret.primary_key)),
             secret: Arc::new(secret),
             public: Arc::new(public),
-        })
+        }
     }
 
     /// Rebuilds the key from the decrypted transferable secret key and checks it against the
@@ -85,11 +124,7 @@ impl GpgKey {
                 "the stored public key is not the secret key's",
             ));
         }
-        Ok(Self {
-            id: id.to_string(),
-            secret: Arc::new(secret),
-            public: Arc::new(public),
-        })
+        Ok(Self::new(id, secret, public))
     }
 
     /// The transferable secret key in binary form, for sealing.
@@ -124,12 +159,14 @@ impl GpgKey {
             key_id: self.id.clone(),
             reason: e.to_string(),
         };
-        let sig = DetachedSignature::sign_binary_data(
+        let subpackets = self.issuer.subpackets().map_err(sign_err)?;
+        let sig = DetachedSignature::sign_binary_data_with_subpackets(
             rand::thread_rng(),
             &self.secret.primary_key,
             &Password::empty(),
             HashAlgorithm::Sha256,
             input,
+            subpackets,
         )
         .map_err(sign_err)?;
         sig.to_armored_bytes(ArmorOptions::default())

@@ -138,7 +138,7 @@ pub(super) async fn sign_batch(
         keys.push(key);
     }
     tracing::debug!(%format, inputs = keys.len(), new = work.len(), "batch queued");
-    state.spawn_jobs(work, claims);
+    state.pool.sign(work, claims, &state.jobs);
 
     let outcomes =
         futures::future::join_all(keys.iter().map(|k| outcome(&state, k, state.long_poll))).await;

@@ -281,7 +281,7 @@ async fn upload_input(
                     key: key.clone(),
                     input: received,
                 };
-                state.spawn_jobs(vec![work], claims);
+                state.pool.sign(vec![work], claims, &state.jobs);
             }
         }
     }
@@ -390,19 +390,11 @@ async fn fetch_result(
 
 /// Every key still signs and verifies (its start-up proof, again); 500 naming each that does not.
 async fn heartbeat(Extract(state): Shared) -> Response {
-    let keyring = Arc::clone(&state.keyring);
-    // The proofs are signatures too: they take a pool slot, so frequent heartbeats cannot take
-    // more CPU than `pool_size` allows.
-    let Ok(permit) = Arc::clone(&state.pool).acquire_owned().await else {
-        return ApiError::unavailable("the server is shutting down").into_response();
-    };
-    let proved = tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        keyring.prove()
-    });
-    match proved.await {
-        Ok(Ok(())) => Json(json!({})).into_response(),
-        Ok(Err(failures)) => {
+    // The proofs are signatures too: they run on a signer thread, so frequent heartbeats
+    // cannot take more CPU than `pool_size` allows.
+    match state.pool.prove().await {
+        Some(Ok(())) => Json(json!({})).into_response(),
+        Some(Err(failures)) => {
             let messages: Vec<String> = failures.iter().map(|e| e.to_string()).collect();
             tracing::error!(?messages, "heartbeat: a key no longer signs");
             (
@@ -411,6 +403,6 @@ async fn heartbeat(Extract(state): Shared) -> Response {
             )
                 .into_response()
         }
-        Err(e) => ApiError::internal(e).into_response(),
+        None => ApiError::unavailable("the server is shutting down").into_response(),
     }
 }

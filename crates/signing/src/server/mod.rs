@@ -1,5 +1,5 @@
-//! The signing server: its HTTP API (`http.rs`), the signing jobs and their pool (`jobs.rs`,
-//! [`State::spawn_job`]), and start-up ([`SigningServer::start`]).
+//! The signing server: its HTTP API (`http.rs`), the signing jobs (`jobs.rs`) and the pool of
+//! signer threads that runs them (`run.rs`), and start-up ([`SigningServer::start`]).
 //!
 //! Every request is first checked against the allowed networks (403 otherwise). Tokens come
 //! from `POST /api/signing/v1/token` to callers relyard auth vouches for; uploads are streamed,
@@ -19,7 +19,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -46,6 +45,8 @@ pub enum ServerError {
     Results(#[from] crate::results::ResultStoreError),
     #[error("HTTP client for relyard auth: {0}")]
     Http(#[from] reqwest::Error),
+    #[error("starting the signer threads: {0}")]
+    Threads(#[source] std::io::Error),
     #[error("format {0} is configured but no key signs it")]
     NoSigner(Format),
 }
@@ -57,9 +58,7 @@ pub(crate) struct State {
     formats: HashMap<Format, FormatPolicy>,
     results: Arc<ResultStore>,
     jobs: Arc<jobs::Jobs>,
-    pool: Arc<Semaphore>,
-    pool_size: usize,
-    audit: AuditLog,
+    pool: run::Pool,
     auth: AuthClient,
     long_poll: Duration,
 }
@@ -103,15 +102,23 @@ impl SigningServer {
             config.results.max_age,
             config.results.max_bytes,
         )?);
+        let keyring = Arc::new(keyring);
+        let jobs: Arc<jobs::Jobs> = Arc::default();
+        let pool = run::Pool::start(
+            config.pool_size,
+            Arc::clone(&keyring),
+            Arc::clone(&results),
+            audit,
+            Arc::clone(&jobs),
+        )
+        .map_err(ServerError::Threads)?;
         let state = Arc::new(State {
             access: Access::new(config.networks.clone(), token_keys),
-            keyring: Arc::new(keyring),
+            keyring,
             formats: config.formats.clone(),
             results: Arc::clone(&results),
-            jobs: Arc::default(),
-            pool: Arc::new(Semaphore::new(config.pool_size)),
-            pool_size: config.pool_size,
-            audit,
+            jobs,
+            pool,
             auth: AuthClient::new(&config.auth_root_url)?,
             long_poll: config.long_poll,
         });

@@ -1,15 +1,22 @@
-//! Running signing jobs: inputs are signed in pool slots, then recorded — audit lines first
-//! (one write and one fsync for a chunk of inputs), then the result store (no fsync; its reads
-//! check hashes) — and only then are the waiters woken with the outputs.
+//! Running signing jobs: `pool_size` signer threads sign chunks of inputs and hand what they
+//! signed to one recorder thread, which makes it durable in groups — the audit lines of
+//! everything signed since its last round in one write and one fsync, then the result store
+//! (no fsync; its reads check hashes) — and only then wakes the waiters with the outputs.
+//!
+//! Why threads of their own rather than a blocking task per chunk: a signer never waits for
+//! the disk (the next chunk is signed while the recorder flushes), a flush covers as many
+//! signatures as arrived during the previous one, and no chunk pays a hand-off between the
+//! async runtime and the blocking pool.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 use chrono::Utc;
+use crossbeam_channel::{Receiver, Sender};
+use tokio::sync::oneshot;
 
-use super::jobs::JobState;
+use super::jobs::{JobState, Jobs};
 use super::upload::Received;
-use super::State;
 use crate::access::Claims;
 use crate::audit::{AuditEntry, AuditLog};
 use crate::results::{ResultKey, ResultStore};
@@ -21,50 +28,88 @@ pub struct Work {
     pub input: Received,
 }
 
-impl State {
-    /// Signs `work` in the pool, split into at most `pool_size` chunks so that one batch can
-    /// use every slot, and finishes each job with its outcome.
-    pub(super) fn spawn_jobs(&self, work: Vec<Work>, claims: Claims) {
+/// What the signer threads are asked to do.
+enum Task {
+    Sign {
+        work: Vec<Work>,
+        claims: Arc<Claims>,
+    },
+    /// Every key's start-up proof again (the heartbeat), answered on the channel.
+    Prove(oneshot::Sender<Result<(), Vec<SigningError>>>),
+}
+
+/// Signatures of one chunk, on their way to the recorder.
+struct Signed {
+    claims: Arc<Claims>,
+    outputs: Vec<(ResultKey, Bytes)>,
+}
+
+/// The signer threads and the recorder; they stop when the pool is dropped.
+pub(super) struct Pool {
+    tasks: Sender<Task>,
+    size: usize,
+}
+
+/// The recorder takes at most this many chunks per round, so one round's write stays bounded.
+const CHUNKS_PER_ROUND: usize = 256;
+
+impl Pool {
+    pub fn start(
+        size: usize,
+        keyring: Arc<Keyring>,
+        results: Arc<ResultStore>,
+        audit: AuditLog,
+        jobs: Arc<Jobs>,
+    ) -> std::io::Result<Self> {
+        let size = size.max(1);
+        let (tasks, queued) = crossbeam_channel::unbounded::<Task>();
+        let (signed, to_record) = crossbeam_channel::unbounded::<Signed>();
+        for n in 0..size {
+            let (queued, signed) = (queued.clone(), signed.clone());
+            let (keyring, jobs) = (Arc::clone(&keyring), Arc::clone(&jobs));
+            std::thread::Builder::new()
+                .name(format!("signer-{n}"))
+                .spawn(move || sign_tasks(&keyring, &jobs, &queued, &signed))?;
+        }
+        drop(signed);
+        std::thread::Builder::new()
+            .name("signing-recorder".into())
+            .spawn(move || record_signed(&results, &audit, &jobs, &to_record))?;
+        Ok(Self { tasks, size })
+    }
+
+    /// Signs `work`, split into at most `size` chunks so that one batch can use every signer,
+    /// and finishes each job with its outcome.
+    pub fn sign(&self, work: Vec<Work>, claims: Claims, jobs: &Jobs) {
         if work.is_empty() {
             return;
         }
-        let chunk = work.len().div_ceil(self.pool_size.max(1));
+        let chunk = work.len().div_ceil(self.size);
         let claims = Arc::new(claims);
         let mut work = work.into_iter().peekable();
         while work.peek().is_some() {
             let part: Vec<Work> = work.by_ref().take(chunk).collect();
-            self.spawn_chunk(part, Arc::clone(&claims));
+            let task = Task::Sign {
+                work: part,
+                claims: Arc::clone(&claims),
+            };
+            if let Err(crossbeam_channel::SendError(Task::Sign { work, .. })) =
+                self.tasks.send(task)
+            {
+                // Only when every signer thread has died: nothing will sign these.
+                for w in work {
+                    jobs.finish(&w.key, fault("the signing pool has stopped".into()));
+                }
+            }
         }
     }
 
-    fn spawn_chunk(&self, work: Vec<Work>, claims: Arc<Claims>) {
-        let pool = Arc::clone(&self.pool);
-        let keyring = Arc::clone(&self.keyring);
-        let results = Arc::clone(&self.results);
-        let jobs = Arc::clone(&self.jobs);
-        let audit = self.audit.clone();
-        let keys: Vec<ResultKey> = work.iter().map(|w| w.key.clone()).collect();
-        tokio::spawn(async move {
-            let outcomes = match pool.acquire_owned().await {
-                Err(_closed) => vec![fault("the server is shutting down".into()); keys.len()],
-                Ok(permit) => {
-                    let ran = tokio::task::spawn_blocking(move || {
-                        sign_and_record(&keyring, &results, &audit, work, &claims, permit)
-                    })
-                    .await;
-                    match ran {
-                        Ok(outcomes) => outcomes,
-                        Err(e) => vec![fault(format!("the signing job failed: {e}")); keys.len()],
-                    }
-                }
-            };
-            for (key, state) in keys.iter().zip(outcomes) {
-                if let JobState::Failed { message, .. } = &state {
-                    tracing::warn!(format = %key.format, sha256 = %key.input_sha256, %message, "signing failed");
-                }
-                jobs.finish(key, state);
-            }
-        });
+    /// Runs every key's proof on a signer thread, so heartbeats share the pool's CPU bound.
+    /// `None`: the pool has stopped.
+    pub async fn prove(&self) -> Option<Result<(), Vec<SigningError>>> {
+        let (tx, rx) = oneshot::channel();
+        self.tasks.send(Task::Prove(tx)).ok()?;
+        rx.await.ok()
     }
 }
 
@@ -75,71 +120,97 @@ fn fault(message: String) -> JobState {
     }
 }
 
-/// Signs each input, then records the signatures; one outcome per input, in order.
-///
-/// `permit` is the pool slot: it bounds the CPU work (reading and signing) and is given back
-/// before the audit lines and results are written, so the next chunk signs while this one
-/// waits for the disk. A failing audit log or result store hands out nothing.
-fn sign_and_record(
-    keyring: &Keyring,
-    results: &ResultStore,
-    audit: &AuditLog,
-    work: Vec<Work>,
-    claims: &Claims,
-    permit: tokio::sync::OwnedSemaphorePermit,
-) -> Vec<JobState> {
-    let mut outcomes = Vec::with_capacity(work.len());
-    let mut signed: Vec<(usize, ResultKey, Bytes)> = Vec::new();
-    for (i, Work { key, input }) in work.into_iter().enumerate() {
-        match sign_one(keyring, &key, input) {
-            Ok(output) => {
-                signed.push((i, key, output));
-                outcomes.push(JobState::Pending);
+/// A signer thread: signs each chunk, finishes the inputs it could not sign at once, and hands
+/// the signatures to the recorder.
+fn sign_tasks(keyring: &Keyring, jobs: &Jobs, queued: &Receiver<Task>, signed: &Sender<Signed>) {
+    for task in queued {
+        let (work, claims) = match task {
+            Task::Prove(reply) => {
+                let _ = reply.send(keyring.prove());
+                continue;
             }
-            Err(state) => outcomes.push(state),
+            Task::Sign { work, claims } => (work, claims),
+        };
+        let mut outputs = Vec::with_capacity(work.len());
+        for Work { key, input } in work {
+            match sign_one(keyring, &key, input) {
+                Ok(output) => outputs.push((key, output)),
+                Err(state) => {
+                    if let JobState::Failed { message, .. } = &state {
+                        tracing::warn!(format = %key.format, sha256 = %key.input_sha256, %message, "signing failed");
+                    }
+                    jobs.finish(&key, state);
+                }
+            }
+        }
+        if outputs.is_empty() {
+            continue;
+        }
+        if let Err(crossbeam_channel::SendError(lost)) = signed.send(Signed { claims, outputs }) {
+            for (key, _) in lost.outputs {
+                jobs.finish(&key, fault("the signing recorder has stopped".into()));
+            }
         }
     }
-    drop(permit);
-    if signed.is_empty() {
-        return outcomes;
-    }
-    let now = Utc::now();
-    let entries: Vec<AuditEntry> = signed
-        .iter()
-        .map(|(_, key, output)| AuditEntry {
-            time: now,
-            owner: claims.owner.clone(),
-            token_id: claims.jti.clone(),
-            address: claims.addr,
-            format: key.format,
-            key_id: key.key_id.clone(),
-            input_sha256: key.input_sha256.clone(),
-            output_sha256: crate::sha256_hex(output),
-        })
-        .collect();
-    let recorded = audit.append_many(&entries).map_err(|e| e.to_string());
-    let recorded = recorded.and_then(|()| {
-        let outputs: Vec<(&ResultKey, &[u8])> =
-            signed.iter().map(|(_, k, o)| (k, o.as_ref())).collect();
-        results.put_many(&outputs).map_err(|e| e.to_string())
-    });
-    if recorded.is_ok() {
-        // The audit log holds every signature; the server's log one line per chunk (a line per
-        // signature cost a measurable share of an Ed25519 signature).
-        tracing::info!(format = %entries[0].format, key = %entries[0].key_id, owner = %claims.owner,
-            signatures = entries.len(), "signed");
-    }
-    for ((i, _, output), entry) in signed.into_iter().zip(&entries) {
-        outcomes[i] = match &recorded {
-            Ok(()) => {
-                tracing::debug!(format = %entry.format, input = %entry.input_sha256,
-                    output = %entry.output_sha256, "signed");
-                JobState::Done { output }
+}
+
+/// The recorder thread: each round takes every chunk signed so far, writes their audit lines
+/// (one write, one fsync) and results, then wakes their waiters. A failing audit log or result
+/// store hands out nothing of that round.
+fn record_signed(
+    results: &ResultStore,
+    audit: &AuditLog,
+    jobs: &Jobs,
+    to_record: &Receiver<Signed>,
+) {
+    while let Ok(first) = to_record.recv() {
+        let mut round = vec![first];
+        round.extend(to_record.try_iter().take(CHUNKS_PER_ROUND - 1));
+        let now = Utc::now();
+        let entries: Vec<AuditEntry> = round
+            .iter()
+            .flat_map(|chunk| {
+                chunk.outputs.iter().map(|(key, output)| AuditEntry {
+                    time: now,
+                    owner: chunk.claims.owner.clone(),
+                    token_id: chunk.claims.jti.clone(),
+                    address: chunk.claims.addr,
+                    format: key.format,
+                    key_id: key.key_id.clone(),
+                    input_sha256: key.input_sha256.clone(),
+                    output_sha256: crate::sha256_hex(output),
+                })
+            })
+            .collect();
+        let recorded = audit.append_many(&entries).map_err(|e| e.to_string());
+        let recorded = recorded.and_then(|()| {
+            let outputs: Vec<(&ResultKey, &[u8])> = round
+                .iter()
+                .flat_map(|chunk| chunk.outputs.iter().map(|(k, o)| (k, o.as_ref())))
+                .collect();
+            results.put_many(&outputs).map_err(|e| e.to_string())
+        });
+        if recorded.is_ok() {
+            // The audit log holds every signature; the server's log one line per chunk (a line
+            // per signature cost a measurable share of an Ed25519 signature).
+            for chunk in &round {
+                if let Some((key, _)) = chunk.outputs.first() {
+                    tracing::info!(format = %key.format, key = %key.key_id, owner = %chunk.claims.owner,
+                        signatures = chunk.outputs.len(), "signed");
+                }
             }
-            Err(message) => fault(message.clone()),
-        };
+        }
+        for (key, output) in round.into_iter().flat_map(|chunk| chunk.outputs) {
+            let state = match &recorded {
+                Ok(()) => JobState::Done { output },
+                Err(message) => {
+                    tracing::warn!(format = %key.format, sha256 = %key.input_sha256, %message, "signing failed");
+                    fault(message.clone())
+                }
+            };
+            jobs.finish(&key, state);
+        }
     }
-    outcomes
 }
 
 fn sign_one(keyring: &Keyring, key: &ResultKey, input: Received) -> Result<Bytes, JobState> {
