@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use bytes::Bytes;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use super::server::{ClientError, Input, InputBody, ServerClient};
 use super::{file_name, Servers, SignRequest};
@@ -33,6 +32,19 @@ pub enum BatchOutcome {
     Pending,
     /// What a single upload would have answered (400: the format refused it).
     Failed { status: u16, message: String },
+}
+
+/// The request body, serialized straight from the inputs (no intermediate JSON values).
+#[derive(Serialize)]
+struct Request<'a> {
+    inputs: Vec<RequestItem<'a>>,
+}
+
+#[derive(Serialize)]
+struct RequestItem<'a> {
+    name: &'a str,
+    sha256: &'a str,
+    data: String,
 }
 
 #[derive(Deserialize)]
@@ -71,15 +83,17 @@ impl ServerClient {
                     Bytes::from(tokio::fs::read(path).await.map_err(ClientError::io(path))?)
                 }
             };
-            items.push(
-                json!({ "name": input.name, "sha256": input.sha256, "data": B64.encode(&data) }),
-            );
+            items.push(RequestItem {
+                name: &input.name,
+                sha256: &input.sha256,
+                data: B64.encode(&data),
+            });
         }
         let resp = self
             .http()
             .post(format!("{}/api/signing/v1/batch/{format}", self.url))
             .bearer_auth(token)
-            .json(&json!({ "inputs": items }))
+            .json(&Request { inputs: items })
             .send()
             .await
             .map_err(|e| self.connect_error(e))?;

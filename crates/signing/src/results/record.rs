@@ -30,12 +30,23 @@ pub struct Header {
     time_ms: u64,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct HeaderJson {
     format: Format,
     key_id: String,
     input_sha256: String,
+    output_sha256: String,
+    len: u64,
+    time_ms: u64,
+}
+
+/// [`HeaderJson`] borrowing the key's strings, for writing (one per signature).
+#[derive(Serialize)]
+struct HeaderJsonOut<'a> {
+    format: Format,
+    key_id: &'a str,
+    input_sha256: &'a str,
     output_sha256: String,
     len: u64,
     time_ms: u64,
@@ -60,10 +71,10 @@ impl Header {
     }
 
     fn to_json(&self) -> Vec<u8> {
-        let json = HeaderJson {
+        let json = HeaderJsonOut {
             format: self.key.format,
-            key_id: self.key.key_id.clone(),
-            input_sha256: self.key.input_sha256.clone(),
+            key_id: &self.key.key_id,
+            input_sha256: &self.key.input_sha256,
             output_sha256: hex::encode(self.output_sha256),
             len: self.len,
             time_ms: self.time_ms,

@@ -47,6 +47,12 @@ struct BatchInput {
     data: String,
 }
 
+/// The answer: one result per input, in request order.
+#[derive(Serialize, Debug)]
+pub struct BatchAnswer {
+    results: Vec<BatchResult>,
+}
+
 #[derive(Serialize, Debug)]
 pub struct BatchResult {
     sha256: String,
@@ -74,7 +80,7 @@ pub(super) async fn sign_batch(
     Path(format): Path<String>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<BatchAnswer>, ApiError> {
     let ip = canonical_ip(peer.ip());
     let format = format_of(&state, &format)?;
     let claims = check_token(&state, &headers, ip, format)?;
@@ -147,7 +153,7 @@ pub(super) async fn sign_batch(
         .zip(outcomes)
         .map(|(key, outcome)| result_of(key.input_sha256, outcome))
         .collect();
-    Ok(Json(serde_json::json!({ "results": results })))
+    Ok(Json(BatchAnswer { results }))
 }
 
 fn result_of(sha256: String, outcome: Result<Outcome, ApiError>) -> BatchResult {
