@@ -34,32 +34,20 @@ pub struct AuditError {
     source: std::io::Error,
 }
 
-/// An append-only file of [`AuditEntry`] lines, shared by the signing jobs.
+/// An append-only file of [`AuditEntry`] lines.
 ///
-/// Appends are group-committed: each writer writes its line, then waits until an fsync that
-/// began after its write has finished; writers that arrive while one fsync runs share the next
-/// one, so concurrent signatures cost one disk flush between them, not one each.
+/// The signing server's recorder thread is its one writer and already gathers every signature
+/// made during a flush into its next append, so an append is simply a write and an fsync under
+/// one lock (which keeps concurrent callers' lines whole and in order).
 #[derive(Debug, Clone)]
 pub struct AuditLog {
     path: PathBuf,
-    inner: Arc<Shared>,
-}
-
-#[derive(Debug)]
-struct Shared {
-    /// The file and how many writes (of one or more lines) have been made to it.
-    written: Mutex<(File, u64)>,
-    /// A second handle of the same file for fsync, and how many writes are known on disk.
-    synced: Mutex<(File, u64)>,
+    file: Arc<Mutex<File>>,
 }
 
 impl AuditLog {
     /// Opens (creating if needed, owner-only) the log for appending.
     pub fn open(path: &Path) -> Result<Self, AuditError> {
-        let err = |source| AuditError {
-            path: path.to_path_buf(),
-            source,
-        };
         let mut options = OpenOptions::new();
         options.create(true).append(true);
         #[cfg(unix)]
@@ -67,24 +55,24 @@ impl AuditLog {
             use std::os::unix::fs::OpenOptionsExt as _;
             options.mode(0o600);
         }
-        let file = options.open(path).map_err(err)?;
-        let sync_handle = file.try_clone().map_err(err)?;
+        let file = options.open(path).map_err(|source| AuditError {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Ok(Self {
             path: path.to_path_buf(),
-            inner: Arc::new(Shared {
-                written: Mutex::new((file, 0)),
-                synced: Mutex::new((sync_handle, 0)),
-            }),
+            file: Arc::new(Mutex::new(file)),
         })
     }
 
-    /// Appends one line and waits for it to reach the disk. Blocking: call from a blocking task.
+    /// Appends one line and waits for it to reach the disk. Blocking: call it off the async
+    /// runtime.
     pub fn append(&self, entry: &AuditEntry) -> Result<(), AuditError> {
         self.append_many(std::slice::from_ref(entry))
     }
 
     /// Appends one line per entry in a single write and waits until they are on disk (one
-    /// fsync, shared with any other writers that arrive meanwhile). Blocking.
+    /// fsync). Blocking.
     pub fn append_many(&self, entries: &[AuditEntry]) -> Result<(), AuditError> {
         let err = |source| AuditError {
             path: self.path.clone(),
@@ -99,28 +87,9 @@ impl AuditLog {
             lines.push(b'\n');
         }
         // A poisoned lock only means another append panicked; the file itself is still usable.
-        let mine = {
-            let mut written = self.inner.written.lock().unwrap_or_else(|p| p.into_inner());
-            // One write of all the lines: with O_APPEND, they never interleave with others'.
-            written.0.write_all(&lines).map_err(err)?;
-            written.1 += 1;
-            written.1
-        };
-        let mut synced = self.inner.synced.lock().unwrap_or_else(|p| p.into_inner());
-        if synced.1 >= mine {
-            // An fsync that began after our write has finished meanwhile.
-            return Ok(());
-        }
-        // Every write made so far is covered by the fsync that starts now.
-        let upto = self
-            .inner
-            .written
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .1;
-        synced.0.sync_data().map_err(err)?;
-        synced.1 = upto;
-        Ok(())
+        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        file.write_all(&lines).map_err(err)?;
+        file.sync_data().map_err(err)
     }
 
     /// Every entry in the log at `path` (for tests and audits).

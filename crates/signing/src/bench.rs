@@ -6,8 +6,9 @@
 //! Raw rates use the key type each format signs with: Ed25519 (ed25519-dalek) for `gpg` and
 //! `sha256sums`; for `minisign`, the crypto one minisign signature is made of — BLAKE2b-512 of
 //! the input and two Ed25519 signatures (the signature and the global signature over it and
-//! the trusted comment) — so that its ratio compares like with like; RSA-PKCS#1 v1.5 (RustCrypto `rsa`) with SHA-384 for `mar` and
-//! SHA-256 for `authenticode`, with the key's own RSA secret. An Ed25519 signature costs the
+//! the trusted comment) — so that its ratio compares like with like; RSA-PKCS#1 v1.5
+//! (RustCrypto `rsa`) with SHA-384 for `mar` and SHA-256 for `authenticode`, with the key's own
+//! RSA secret. An Ed25519 signature costs the
 //! same for any key, so the raw Ed25519 rate uses a fresh key rather than reaching into the
 //! OpenPGP secret. Nothing here asserts on time; callers print the numbers.
 

@@ -6,9 +6,8 @@
 //! server with throwaway keys of every format, and `--clients` concurrent clients that send
 //! distinct inputs (the server signs an input once and then answers from its result store, so
 //! repeating one input would measure the cache), each keeping `--in-flight` requests going at
-//! once as `relyard sign` does. Each format is measured two ways: one upload
-//! per signature (`Prefer: wait`, the output in the answer) and `--batch` inputs per batch
-//! request. The raw and in-process rates use `--clients` threads too, so every figure uses all
+//! once as `relyard sign` does. Each format is measured two ways: one upload per signature
+//! (`Prefer: wait`, the output in the answer) and `--batch` inputs per batch request. The raw and in-process rates use `--clients` threads too, so every figure uses all
 //! the machine's cores; the served figures share those cores between the server and its clients.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -358,9 +357,8 @@ async fn noop_rate(client: &ServerClient, args: &SigningBenchArgs) -> anyhow::Re
 }
 
 /// Signatures per second with `clients` clients, each with `in_flight` requests going, signing
-/// distinct small inputs for `duration`,
-/// `batch` inputs per request (1: one upload per input, not the batch endpoint); the first
-/// result of each client is verified with the key.
+/// distinct small inputs for `duration`, `batch` inputs per request (1: one upload per input,
+/// not the batch endpoint); the first result of each request loop is verified with the key.
 async fn served_rate(
     client: &ServerClient,
     token: &str,

@@ -144,7 +144,7 @@ pub(super) async fn sign_batch(
         keys.push(key);
     }
     tracing::debug!(%format, inputs = keys.len(), new = work.len(), "batch queued");
-    state.pool.sign(work, claims, &state.jobs);
+    state.pool.sign(work, claims);
 
     let outcomes =
         futures::future::join_all(keys.iter().map(|k| outcome(&state, k, state.long_poll))).await;

@@ -281,7 +281,7 @@ async fn upload_input(
                     key: key.clone(),
                     input: received,
                 };
-                state.pool.sign(vec![work], claims, &state.jobs);
+                state.pool.sign(vec![work], claims);
             }
         }
     }
@@ -394,8 +394,7 @@ async fn heartbeat(Extract(state): Shared) -> Response {
     // cannot take more CPU than `pool_size` allows.
     match state.pool.prove().await {
         Some(Ok(())) => Json(json!({})).into_response(),
-        Some(Err(failures)) => {
-            let messages: Vec<String> = failures.iter().map(|e| e.to_string()).collect();
+        Some(Err(messages)) => {
             tracing::error!(?messages, "heartbeat: a key no longer signs");
             (
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -8,6 +8,7 @@
 //! signatures as arrived during the previous one, and no chunk pays a hand-off between the
 //! async runtime and the blocking pool.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -34,8 +35,9 @@ enum Task {
         work: Vec<Work>,
         claims: Arc<Claims>,
     },
-    /// Every key's start-up proof again (the heartbeat), answered on the channel.
-    Prove(oneshot::Sender<Result<(), Vec<SigningError>>>),
+    /// Every key's start-up proof again (the heartbeat), answered on the channel with what
+    /// failed.
+    Prove(oneshot::Sender<Result<(), Vec<String>>>),
 }
 
 /// Signatures of one chunk, on their way to the recorder.
@@ -48,6 +50,7 @@ struct Signed {
 pub(super) struct Pool {
     tasks: Sender<Task>,
     size: usize,
+    jobs: Arc<Jobs>,
 }
 
 /// The recorder takes at most this many chunks per round, so one round's write stays bounded.
@@ -72,15 +75,16 @@ impl Pool {
                 .spawn(move || sign_tasks(&keyring, &jobs, &queued, &signed))?;
         }
         drop(signed);
+        let recorder_jobs = Arc::clone(&jobs);
         std::thread::Builder::new()
             .name("signing-recorder".into())
-            .spawn(move || record_signed(&results, &audit, &jobs, &to_record))?;
-        Ok(Self { tasks, size })
+            .spawn(move || record_signed(&results, &audit, &recorder_jobs, &to_record))?;
+        Ok(Self { tasks, size, jobs })
     }
 
     /// Signs `work`, split into at most `size` chunks so that one batch can use every signer,
     /// and finishes each job with its outcome.
-    pub fn sign(&self, work: Vec<Work>, claims: Claims, jobs: &Jobs) {
+    pub fn sign(&self, work: Vec<Work>, claims: Claims) {
         if work.is_empty() {
             return;
         }
@@ -96,51 +100,62 @@ impl Pool {
             if let Err(crossbeam_channel::SendError(Task::Sign { work, .. })) =
                 self.tasks.send(task)
             {
-                // Only when every signer thread has died: nothing will sign these.
+                // Only when every signer thread is gone: nothing will sign these.
                 for w in work {
-                    jobs.finish(&w.key, fault("the signing pool has stopped".into()));
+                    fail(&self.jobs, &w.key, fault("the signing pool has stopped"));
                 }
             }
         }
     }
 
     /// Runs every key's proof on a signer thread, so heartbeats share the pool's CPU bound.
-    /// `None`: the pool has stopped.
-    pub async fn prove(&self) -> Option<Result<(), Vec<SigningError>>> {
+    /// `None`: the pool has stopped; `Some(Err)`: what failed, a message per key.
+    pub async fn prove(&self) -> Option<Result<(), Vec<String>>> {
         let (tx, rx) = oneshot::channel();
         self.tasks.send(Task::Prove(tx)).ok()?;
         rx.await.ok()
     }
 }
 
-fn fault(message: String) -> JobState {
+fn fault(message: impl Into<String>) -> JobState {
     JobState::Failed {
         bad_input: false,
-        message,
+        message: message.into(),
     }
 }
 
+/// Ends a job that produced no signature, with a line in the server's log.
+fn fail(jobs: &Jobs, key: &ResultKey, state: JobState) {
+    if let JobState::Failed { message, .. } = &state {
+        tracing::warn!(format = %key.format, sha256 = %key.input_sha256, %message, "signing failed");
+    }
+    jobs.finish(key, state);
+}
+
 /// A signer thread: signs each chunk, finishes the inputs it could not sign at once, and hands
-/// the signatures to the recorder.
+/// the signatures to the recorder. A panic while signing one input fails that input only, so
+/// the thread (and the pool's size) survives it and no waiter is left hanging.
 fn sign_tasks(keyring: &Keyring, jobs: &Jobs, queued: &Receiver<Task>, signed: &Sender<Signed>) {
     for task in queued {
         let (work, claims) = match task {
             Task::Prove(reply) => {
-                let _ = reply.send(keyring.prove());
+                let proved = match catch_unwind(AssertUnwindSafe(|| keyring.prove())) {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(failures)) => Err(failures.iter().map(|e| e.to_string()).collect()),
+                    Err(_panic) => Err(vec!["a key's proof panicked".to_string()]),
+                };
+                let _ = reply.send(proved);
                 continue;
             }
             Task::Sign { work, claims } => (work, claims),
         };
         let mut outputs = Vec::with_capacity(work.len());
         for Work { key, input } in work {
-            match sign_one(keyring, &key, input) {
+            let signed = catch_unwind(AssertUnwindSafe(|| sign_one(keyring, &key, input)))
+                .unwrap_or_else(|_| Err(fault("the signer panicked on this input")));
+            match signed {
                 Ok(output) => outputs.push((key, output)),
-                Err(state) => {
-                    if let JobState::Failed { message, .. } = &state {
-                        tracing::warn!(format = %key.format, sha256 = %key.input_sha256, %message, "signing failed");
-                    }
-                    jobs.finish(&key, state);
-                }
+                Err(state) => fail(jobs, &key, state),
             }
         }
         if outputs.is_empty() {
@@ -148,15 +163,15 @@ fn sign_tasks(keyring: &Keyring, jobs: &Jobs, queued: &Receiver<Task>, signed: &
         }
         if let Err(crossbeam_channel::SendError(lost)) = signed.send(Signed { claims, outputs }) {
             for (key, _) in lost.outputs {
-                jobs.finish(&key, fault("the signing recorder has stopped".into()));
+                fail(jobs, &key, fault("the signing recorder has stopped"));
             }
         }
     }
 }
 
-/// The recorder thread: each round takes every chunk signed so far, writes their audit lines
-/// (one write, one fsync) and results, then wakes their waiters. A failing audit log or result
-/// store hands out nothing of that round.
+/// The recorder thread: each round takes every chunk signed so far, records it
+/// ([`record_round`]), then wakes its waiters: with the outputs, or, when the audit log or the
+/// result store failed (or panicked), with a fault — nothing of that round is handed out.
 fn record_signed(
     results: &ResultStore,
     audit: &AuditLog,
@@ -166,51 +181,50 @@ fn record_signed(
     while let Ok(first) = to_record.recv() {
         let mut round = vec![first];
         round.extend(to_record.try_iter().take(CHUNKS_PER_ROUND - 1));
-        let now = Utc::now();
-        let entries: Vec<AuditEntry> = round
-            .iter()
-            .flat_map(|chunk| {
-                chunk.outputs.iter().map(|(key, output)| AuditEntry {
-                    time: now,
-                    owner: chunk.claims.owner.clone(),
-                    token_id: chunk.claims.jti.clone(),
-                    address: chunk.claims.addr,
-                    format: key.format,
-                    key_id: key.key_id.clone(),
-                    input_sha256: key.input_sha256.clone(),
-                    output_sha256: crate::sha256_hex(output),
-                })
-            })
-            .collect();
-        let recorded = audit.append_many(&entries).map_err(|e| e.to_string());
-        let recorded = recorded.and_then(|()| {
-            let outputs: Vec<(&ResultKey, &[u8])> = round
-                .iter()
-                .flat_map(|chunk| chunk.outputs.iter().map(|(k, o)| (k, o.as_ref())))
-                .collect();
-            results.put_many(&outputs).map_err(|e| e.to_string())
-        });
-        if recorded.is_ok() {
-            // The audit log holds every signature; the server's log one line per chunk (a line
-            // per signature cost a measurable share of an Ed25519 signature).
-            for chunk in &round {
-                if let Some((key, _)) = chunk.outputs.first() {
-                    tracing::info!(format = %key.format, key = %key.key_id, owner = %chunk.claims.owner,
-                        signatures = chunk.outputs.len(), "signed");
-                }
+        let recorded = catch_unwind(AssertUnwindSafe(|| record_round(results, audit, &round)))
+            .unwrap_or_else(|_| Err("recording the signatures panicked".into()));
+        for (key, output) in round.into_iter().flat_map(|chunk| chunk.outputs) {
+            match &recorded {
+                Ok(()) => jobs.finish(&key, JobState::Done { output }),
+                Err(message) => fail(jobs, &key, fault(message.clone())),
             }
         }
-        for (key, output) in round.into_iter().flat_map(|chunk| chunk.outputs) {
-            let state = match &recorded {
-                Ok(()) => JobState::Done { output },
-                Err(message) => {
-                    tracing::warn!(format = %key.format, sha256 = %key.input_sha256, %message, "signing failed");
-                    fault(message.clone())
-                }
-            };
-            jobs.finish(&key, state);
+    }
+}
+
+/// The audit lines of a round (one write, one fsync), then its results.
+fn record_round(results: &ResultStore, audit: &AuditLog, round: &[Signed]) -> Result<(), String> {
+    let now = Utc::now();
+    let entries: Vec<AuditEntry> = round
+        .iter()
+        .flat_map(|chunk| {
+            chunk.outputs.iter().map(|(key, output)| AuditEntry {
+                time: now,
+                owner: chunk.claims.owner.clone(),
+                token_id: chunk.claims.jti.clone(),
+                address: chunk.claims.addr,
+                format: key.format,
+                key_id: key.key_id.clone(),
+                input_sha256: key.input_sha256.clone(),
+                output_sha256: crate::sha256_hex(output),
+            })
+        })
+        .collect();
+    audit.append_many(&entries).map_err(|e| e.to_string())?;
+    let outputs: Vec<(&ResultKey, &[u8])> = round
+        .iter()
+        .flat_map(|chunk| chunk.outputs.iter().map(|(k, o)| (k, o.as_ref())))
+        .collect();
+    results.put_many(&outputs).map_err(|e| e.to_string())?;
+    // The audit log holds every signature; the server's log one line per chunk (a line per
+    // signature cost a measurable share of an Ed25519 signature).
+    for chunk in round {
+        if let Some((key, _)) = chunk.outputs.first() {
+            tracing::info!(format = %key.format, key = %key.key_id, owner = %chunk.claims.owner,
+                signatures = chunk.outputs.len(), "signed");
         }
     }
+    Ok(())
 }
 
 fn sign_one(keyring: &Keyring, key: &ResultKey, input: Received) -> Result<Bytes, JobState> {

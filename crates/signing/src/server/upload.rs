@@ -40,7 +40,8 @@ impl Received {
         }
     }
 
-    /// The input's bytes. Blocking when it is in a file: call from a blocking task.
+    /// The input's bytes. Blocking when it is in a file: call it off the async runtime (the
+    /// signer threads do).
     pub fn read(self) -> std::io::Result<Bytes> {
         match self.body {
             ReceivedBody::Memory(bytes) => Ok(bytes),
