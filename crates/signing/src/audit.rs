@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::formats::Format;
+use crate::Sha256Digest;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
@@ -24,6 +25,26 @@ pub struct AuditEntry {
     pub key_id: String,
     pub input_sha256: String,
     pub output_sha256: String,
+}
+
+/// The line of an [`AuditEntry`] as the signing server writes it: borrowing what the signature
+/// already holds, with the time formatted once for everything recorded together.
+#[derive(Debug, Serialize)]
+pub struct AuditRecord<'a> {
+    /// RFC 3339, UTC.
+    pub time: &'a str,
+    pub owner: &'a str,
+    pub token_id: &'a str,
+    pub address: IpAddr,
+    pub format: Format,
+    pub key_id: &'a str,
+    pub input_sha256: Sha256Digest,
+    pub output_sha256: Sha256Digest,
+}
+
+/// The audit log's time format for [`AuditRecord::time`].
+pub fn audit_time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +94,7 @@ impl AuditLog {
 
     /// Appends one line per entry in a single write and waits until they are on disk (one
     /// fsync). Blocking.
-    pub fn append_many(&self, entries: &[AuditEntry]) -> Result<(), AuditError> {
+    pub fn append_many<E: Serialize>(&self, entries: &[E]) -> Result<(), AuditError> {
         let err = |source| AuditError {
             path: self.path.clone(),
             source,
@@ -134,6 +155,43 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 2);
         assert!(text.contains("\"input_sha256\":\"aa\""));
+    }
+
+    #[test]
+    fn records_read_back_as_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        let now = Utc::now();
+        let time = audit_time(now);
+        let (input, output) = (Sha256Digest::of(b"in"), Sha256Digest::of(b"out"));
+        let record = AuditRecord {
+            time: &time,
+            owner: "builder",
+            token_id: "jti",
+            address: "10.0.0.1".parse().unwrap(),
+            format: Format::Sha256sums,
+            key_id: "release",
+            input_sha256: input,
+            output_sha256: output,
+        };
+        AuditLog::open(&path)
+            .unwrap()
+            .append_many(&[record])
+            .unwrap();
+        let entries = AuditLog::read(&path).unwrap();
+        assert_eq!(
+            entries,
+            vec![AuditEntry {
+                time: now,
+                owner: "builder".into(),
+                token_id: "jti".into(),
+                address: "10.0.0.1".parse().unwrap(),
+                format: Format::Sha256sums,
+                key_id: "release".into(),
+                input_sha256: input.to_hex(),
+                output_sha256: output.to_hex(),
+            }]
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod audit;
 pub mod bench;
 pub mod client;
 pub mod config;
+pub mod digest;
 mod error;
 pub mod formats;
 pub mod keystore;
@@ -20,6 +21,7 @@ pub mod results;
 pub mod server;
 
 pub use access::{Access, AccessError};
+pub use digest::Sha256Digest;
 pub use error::{SigningError, SigningResult};
 pub use formats::authenticode::AuthenticodeKey;
 pub use formats::gpg::GpgKey;

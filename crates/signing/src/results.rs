@@ -27,6 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use crate::formats::Format;
+use crate::Sha256Digest;
 use record::{Header, Record};
 
 #[derive(Debug, thiserror::Error)]
@@ -47,10 +48,14 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ResultStoreError + '_ {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ResultKey {
     pub format: Format,
-    pub key_id: String,
-    /// Lowercase hex.
-    pub input_sha256: String,
+    /// Shared: every result of a key names it, and the index holds each key twice.
+    pub key_id: Arc<str>,
+    pub input_sha256: Sha256Digest,
 }
+
+/// The index's maps: keys are sha256s (of inputs, which a caller can only choose by finding
+/// preimages), so a fast hasher is safe here.
+pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// The largest segment; smaller when `max_bytes` is small, so eviction stays fine-grained.
 const SEGMENT_MAX: u64 = 64 << 20;
@@ -61,7 +66,7 @@ struct Location {
     segment: u64,
     offset: u64,
     len: u64,
-    sha256: [u8; 32],
+    sha256: Sha256Digest,
     at: SystemTime,
 }
 
@@ -76,7 +81,7 @@ struct Segment {
 
 #[derive(Debug, Default)]
 struct Index {
-    entries: HashMap<ResultKey, Location>,
+    entries: FastMap<ResultKey, Location>,
     /// By sequence number: the first is the oldest, the last the one appended to.
     segments: BTreeMap<u64, Segment>,
     total: u64,
@@ -220,7 +225,7 @@ impl ResultStore {
             Err(e) => return Err(io_err(&path)(e)),
         };
         match bytes {
-            Some(bytes) if record::sha256(&bytes) == location.sha256 => Ok(Some(bytes)),
+            Some(bytes) if Sha256Digest::of(&bytes) == location.sha256 => Ok(Some(bytes)),
             _ => {
                 tracing::warn!(segment = %path.display(), input = %key.input_sha256,
                     "a stored result does not match its sha256; it will be signed again");
@@ -239,21 +244,25 @@ impl ResultStore {
 
     /// Stores one output; see [`ResultStore::put_many`].
     pub fn put(&self, key: &ResultKey, output: &[u8]) -> Result<(), ResultStoreError> {
-        self.put_many(&[(key, output)])
+        self.put_many(&[(key, output, Sha256Digest::of(output))])
     }
 
-    /// Appends `outputs` to the current segment in one write (no fsync: reads check the hash),
-    /// then evicts expired segments and the oldest others until the total fits `max_bytes`
-    /// (never the segment just written, which its waiting callers will read).
-    pub fn put_many(&self, outputs: &[(&ResultKey, &[u8])]) -> Result<(), ResultStoreError> {
+    /// Appends `outputs` (each with its sha256, which the signer already took) to the current
+    /// segment in one write (no fsync: reads check the hash), then evicts expired segments and
+    /// the oldest others until the total fits `max_bytes` (never the segment just written,
+    /// which its waiting callers will read).
+    pub fn put_many(
+        &self,
+        outputs: &[(&ResultKey, &[u8], Sha256Digest)],
+    ) -> Result<(), ResultStoreError> {
         if outputs.is_empty() {
             return Ok(());
         }
         let now = SystemTime::now();
         let mut buffer = Vec::new();
         let mut placed = Vec::with_capacity(outputs.len());
-        for (key, output) in outputs {
-            let header = Header::new((*key).clone(), output, now);
+        for (key, output, sha256) in outputs {
+            let header = Header::new((*key).clone(), output.len() as u64, *sha256, now);
             let data_at = record::encode(&header, output, &mut buffer);
             placed.push((data_at, header));
         }

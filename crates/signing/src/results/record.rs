@@ -7,25 +7,20 @@ use std::fs::File;
 use std::os::unix::fs::FileExt as _;
 use std::time::{Duration, SystemTime};
 
-use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
-
 use super::ResultKey;
 use crate::formats::Format;
+use crate::Sha256Digest;
+use serde::{Deserialize, Serialize};
 
 const MAGIC: &[u8; 4] = b"RYS1";
 /// Headers are a few hundred bytes; anything larger is damage, not a header.
 const HEADER_MAX: u32 = 4096;
 
-pub fn sha256(bytes: &[u8]) -> [u8; 32] {
-    Sha256::digest(bytes).into()
-}
-
 /// What a record says about its output.
 #[derive(Debug, Clone)]
 pub struct Header {
     pub key: ResultKey,
-    pub output_sha256: [u8; 32],
+    pub output_sha256: Sha256Digest,
     pub len: u64,
     time_ms: u64,
 }
@@ -35,8 +30,8 @@ pub struct Header {
 struct HeaderJson {
     format: Format,
     key_id: String,
-    input_sha256: String,
-    output_sha256: String,
+    input_sha256: Sha256Digest,
+    output_sha256: Sha256Digest,
     len: u64,
     time_ms: u64,
 }
@@ -46,22 +41,22 @@ struct HeaderJson {
 struct HeaderJsonOut<'a> {
     format: Format,
     key_id: &'a str,
-    input_sha256: &'a str,
-    output_sha256: String,
+    input_sha256: Sha256Digest,
+    output_sha256: Sha256Digest,
     len: u64,
     time_ms: u64,
 }
 
 impl Header {
-    pub fn new(key: ResultKey, output: &[u8], at: SystemTime) -> Self {
+    pub fn new(key: ResultKey, len: u64, output_sha256: Sha256Digest, at: SystemTime) -> Self {
         let time_ms = at
             .duration_since(SystemTime::UNIX_EPOCH)
             .unwrap_or_default()
             .as_millis() as u64;
         Self {
             key,
-            output_sha256: sha256(output),
-            len: output.len() as u64,
+            output_sha256,
+            len,
             time_ms,
         }
     }
@@ -74,8 +69,8 @@ impl Header {
         let json = HeaderJsonOut {
             format: self.key.format,
             key_id: &self.key.key_id,
-            input_sha256: &self.key.input_sha256,
-            output_sha256: hex::encode(self.output_sha256),
+            input_sha256: self.key.input_sha256,
+            output_sha256: self.output_sha256,
             len: self.len,
             time_ms: self.time_ms,
         };
@@ -85,15 +80,13 @@ impl Header {
 
     fn from_json(bytes: &[u8]) -> Option<Self> {
         let json: HeaderJson = serde_json::from_slice(bytes).ok()?;
-        let mut output_sha256 = [0u8; 32];
-        hex::decode_to_slice(&json.output_sha256, &mut output_sha256).ok()?;
         Some(Self {
             key: ResultKey {
                 format: json.format,
-                key_id: json.key_id,
+                key_id: json.key_id.into(),
                 input_sha256: json.input_sha256,
             },
-            output_sha256,
+            output_sha256: json.output_sha256,
             len: json.len,
             time_ms: json.time_ms,
         })

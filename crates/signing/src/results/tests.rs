@@ -4,7 +4,7 @@ fn key(n: u8) -> ResultKey {
     ResultKey {
         format: Format::Gpg,
         key_id: "k".into(),
-        input_sha256: format!("{n:064x}"),
+        input_sha256: Sha256Digest::from_bytes([n; 32]),
     }
 }
 
@@ -62,7 +62,18 @@ fn a_damaged_result_is_never_served() {
     let dir = tempfile::tempdir().unwrap();
     let store = ResultStore::open(dir.path(), Duration::from_secs(3600), 1 << 30).unwrap();
     store
-        .put_many(&[(&key(1), b"first output"), (&key(2), b"second output")])
+        .put_many(&[
+            (
+                &key(1),
+                &b"first output"[..],
+                Sha256Digest::of(b"first output"),
+            ),
+            (
+                &key(2),
+                &b"second output"[..],
+                Sha256Digest::of(b"second output"),
+            ),
+        ])
         .unwrap();
     let files = segment_files(dir.path());
     assert_eq!(files.len(), 1, "one write, one segment");

@@ -17,12 +17,14 @@ use bytes::Bytes;
 use relyard_core::ApiError;
 use serde::{Deserialize, Serialize};
 
-use super::http::{check_token, forbidden, format_of, outcome, Outcome};
-use super::jobs::Started;
+use super::http::{check_token, forbidden, format_of, outcome_of, stored, Outcome};
+use super::jobs::{wait_all, Started};
 use super::run::Work;
 use super::upload::{parse_sha256, too_large, Received};
 use super::State;
 use crate::access::canonical_ip;
+use crate::results::ResultKey;
+use crate::Sha256Digest;
 
 /// At most this many inputs in one batch.
 pub const BATCH_MAX_INPUTS: usize = 512;
@@ -55,13 +57,13 @@ pub struct BatchAnswer {
 
 #[derive(Serialize, Debug)]
 pub struct BatchResult {
-    sha256: String,
+    sha256: Sha256Digest,
     /// `done`, `pending` or `failed`.
     status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     output: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    output_sha256: Option<String>,
+    output_sha256: Option<Sha256Digest>,
     /// For `failed`: the HTTP status a single upload would have had (400: the format refused
     /// the input; 500: a server fault) and its message.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -127,36 +129,62 @@ pub(super) async fn sign_batch(
         received.push(body);
     }
 
+    // Subscribed before anything is signed, so no job can end unseen; inputs already stored
+    // have no waiter and are read from the store.
     let mut keys = Vec::with_capacity(received.len());
+    let mut waiters = Vec::with_capacity(received.len());
     let mut work = Vec::new();
     for input in received {
-        let Some(key) = state.result_key(format, input.sha256.clone()) else {
+        let Some(key) = state.result_key(format, input.sha256) else {
             return Err(ApiError::internal(format!("no signer for {format}")));
         };
-        if !state.results.contains(&key) {
-            if let Started::New = state.jobs.start(&key) {
-                work.push(Work {
-                    key: key.clone(),
-                    input,
-                });
-            }
-        }
+        waiters.push(if state.results.contains(&key) {
+            None
+        } else {
+            Some(match state.jobs.start(&key) {
+                Started::Joined(waiter) => waiter,
+                Started::New(waiter) => {
+                    work.push(Work {
+                        key: key.clone(),
+                        input,
+                    });
+                    waiter
+                }
+            })
+        });
         keys.push(key);
     }
     tracing::debug!(%format, inputs = keys.len(), new = work.len(), "batch queued");
     state.pool.sign(work, claims);
 
-    let outcomes =
-        futures::future::join_all(keys.iter().map(|k| outcome(&state, k, state.long_poll))).await;
+    let jobs = wait_all(waiters, state.long_poll).await;
+    let unjobbed: Vec<ResultKey> = keys
+        .iter()
+        .zip(&jobs)
+        .filter(|(_, job)| job.is_none())
+        .map(|(key, _)| key.clone())
+        .collect();
+    let mut from_store = if unjobbed.is_empty() {
+        Vec::new()
+    } else {
+        stored(&state, unjobbed).await?
+    }
+    .into_iter();
     let results: Vec<BatchResult> = keys
         .into_iter()
-        .zip(outcomes)
-        .map(|(key, outcome)| result_of(key.input_sha256, outcome))
+        .zip(jobs)
+        .map(|(key, job)| {
+            let outcome = match job {
+                Some(job) => outcome_of(job),
+                None => Ok(from_store.next().unwrap_or(Outcome::Unknown)),
+            };
+            result_of(key.input_sha256, outcome)
+        })
         .collect();
     Ok(Json(BatchAnswer { results }))
 }
 
-fn result_of(sha256: String, outcome: Result<Outcome, ApiError>) -> BatchResult {
+fn result_of(sha256: Sha256Digest, outcome: Result<Outcome, ApiError>) -> BatchResult {
     let mut result = BatchResult {
         sha256,
         status: "pending",
@@ -165,9 +193,9 @@ fn result_of(sha256: String, outcome: Result<Outcome, ApiError>) -> BatchResult 
         error: None,
     };
     match outcome {
-        Ok(Outcome::Signed(output)) => {
+        Ok(Outcome::Signed { output, sha256 }) => {
             result.status = "done";
-            result.output_sha256 = Some(crate::sha256_hex(&output));
+            result.output_sha256 = Some(sha256);
             result.output = Some(B64.encode(&output));
         }
         Ok(Outcome::Pending) => {}

@@ -27,6 +27,7 @@ use super::State;
 use crate::access::{canonical_ip, Claims};
 use crate::formats::Format;
 use crate::results::ResultKey;
+use crate::Sha256Digest;
 use relyard_auth::hawk_verify::HawkInput;
 
 type Shared = Extract<Arc<State>>;
@@ -222,7 +223,7 @@ async fn token(
     ))
 }
 
-pub(super) fn accepted(sha256: &str, status: &str) -> Response {
+pub(super) fn accepted(sha256: &Sha256Digest, status: &str) -> Response {
     (
         StatusCode::ACCEPTED,
         Json(json!({ "sha256": sha256, "status": status })),
@@ -267,28 +268,38 @@ async fn upload_input(
             received.sha256
         )));
     }
-    let Some(key) = state.result_key(format, received.sha256.clone()) else {
+    let Some(key) = state.result_key(format, received.sha256) else {
         return Err(ApiError::internal(format!("no signer for {format}")));
     };
     let wait = prefer_wait(&headers).map(|w| w.min(state.long_poll));
     let already = state.results.contains(&key);
-    if !already {
-        match state.jobs.start(&key) {
-            Started::Joined => {}
-            Started::New => {
+    let waiter = if already {
+        None
+    } else {
+        Some(match state.jobs.start(&key) {
+            Started::Joined(waiter) => waiter,
+            Started::New(waiter) => {
                 tracing::debug!(%format, sha256 = %key.input_sha256, size = received.size, file = %filename, "queued");
                 let work = Work {
                     key: key.clone(),
                     input: received,
                 };
                 state.pool.sign(vec![work], claims);
+                waiter
             }
-        }
-    }
+        })
+    };
     // `Prefer: wait=N`: answer with the output itself when it is ready within N seconds.
     if let Some(wait) = wait {
-        if let Outcome::Signed(output) = outcome(&state, &key, wait).await? {
-            return Ok(signed_response(output));
+        let outcome = match waiter {
+            Some(waiter) => outcome_of(waiter.wait(wait).await)?,
+            None => stored(&state, vec![key.clone()])
+                .await?
+                .pop()
+                .unwrap_or(Outcome::Unknown),
+        };
+        if let Outcome::Signed { output, sha256 } = outcome {
+            return Ok(signed_response(output, &sha256));
         }
     }
     Ok(accepted(
@@ -315,48 +326,72 @@ fn prefer_wait(headers: &HeaderMap) -> Option<Duration> {
 
 /// Where the signature of one input stands after waiting up to `wait` for its job.
 pub(super) enum Outcome {
-    Signed(Bytes),
+    Signed {
+        output: Bytes,
+        sha256: Sha256Digest,
+    },
     Pending,
     /// No job and nothing stored: never uploaded, expired, or a damaged record forgotten.
     Unknown,
 }
 
-/// Waits up to `wait` for the job of `key`, else looks in the result store. A job that failed
-/// is an error: 400 when the format refused the input, else 500.
-pub(super) async fn outcome(
-    state: &State,
-    key: &ResultKey,
-    wait: Duration,
-) -> Result<Outcome, ApiError> {
-    match state.jobs.wait(key, wait).await {
-        Some(JobState::Pending) => return Ok(Outcome::Pending),
-        Some(JobState::Failed {
+/// What the end of a job means for its callers: a failure is an error, 400 when the format
+/// refused the input, else 500.
+pub(super) fn outcome_of(job: JobState) -> Result<Outcome, ApiError> {
+    match job {
+        JobState::Pending => Ok(Outcome::Pending),
+        JobState::Done { output, sha256 } => Ok(Outcome::Signed { output, sha256 }),
+        JobState::Failed {
             bad_input: true,
             message,
-        }) => return Err(ApiError::input(message)),
-        Some(JobState::Failed { message, .. }) => return Err(ApiError::internal(message)),
-        Some(JobState::Done { output }) => return Ok(Outcome::Signed(output)),
-        None => {}
+        } => Err(ApiError::input(message)),
+        JobState::Failed { message, .. } => Err(ApiError::internal(message)),
     }
+}
+
+/// The stored results of `keys` (`Unknown` where there is none), read in one blocking task.
+pub(super) async fn stored(state: &State, keys: Vec<ResultKey>) -> Result<Vec<Outcome>, ApiError> {
     let results = Arc::clone(&state.results);
-    let lookup = key.clone();
-    let output = tokio::task::spawn_blocking(move || results.get(&lookup))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
-    Ok(output.map_or(Outcome::Unknown, |o| Outcome::Signed(Bytes::from(o))))
+    let outputs = tokio::task::spawn_blocking(move || {
+        keys.iter()
+            .map(|key| results.get(key))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)?;
+    Ok(outputs
+        .into_iter()
+        .map(|output| match output {
+            Some(output) => Outcome::Signed {
+                sha256: Sha256Digest::of(&output),
+                output: Bytes::from(output),
+            },
+            None => Outcome::Unknown,
+        })
+        .collect())
+}
+
+/// Waits up to `wait` for the job of `key`, else looks in the result store.
+async fn outcome(state: &State, key: &ResultKey, wait: Duration) -> Result<Outcome, ApiError> {
+    match state.jobs.wait(key, wait).await {
+        Some(job) => outcome_of(job),
+        None => Ok(stored(state, vec![key.clone()])
+            .await?
+            .pop()
+            .unwrap_or(Outcome::Unknown)),
+    }
 }
 
 /// 200 with the signed bytes and their `X-Content-SHA256`.
-fn signed_response(output: Bytes) -> Response {
-    let digest = crate::sha256_hex(&output);
+fn signed_response(output: Bytes, sha256: &Sha256Digest) -> Response {
     let mut resp = (StatusCode::OK, output).into_response();
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/octet-stream"),
     );
-    if let Ok(v) = HeaderValue::from_str(&digest) {
+    if let Ok(v) = HeaderValue::from_str(&sha256.to_hex()) {
         h.insert(CONTENT_SHA256, v);
     }
     resp
@@ -379,7 +414,7 @@ async fn fetch_result(
         return Err(ApiError::internal(format!("no signer for {format}")));
     };
     match outcome(&state, &key, state.long_poll).await? {
-        Outcome::Signed(output) => Ok(signed_response(output)),
+        Outcome::Signed { output, sha256 } => Ok(signed_response(output, &sha256)),
         Outcome::Pending => Ok(accepted(&key.input_sha256, "pending")),
         Outcome::Unknown => Err(ApiError::not_found(format!(
             "no {format} signature of {} here (upload it first)",

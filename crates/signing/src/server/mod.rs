@@ -28,6 +28,7 @@ use crate::config::{FormatPolicy, SigningConfig};
 use crate::formats::Format;
 use crate::results::{ResultKey, ResultStore};
 use crate::Keyring;
+use crate::Sha256Digest;
 
 pub use authn::AuthClient;
 pub use jobs::JobState;
@@ -54,22 +55,23 @@ pub enum ServerError {
 /// What every handler shares.
 pub(crate) struct State {
     access: Access,
-    keyring: Arc<Keyring>,
     formats: HashMap<Format, FormatPolicy>,
     results: Arc<ResultStore>,
     jobs: Arc<jobs::Jobs>,
     pool: run::Pool,
     auth: AuthClient,
     long_poll: Duration,
+    /// The id of the key that signs each format here (the keyring's first for it), shared by
+    /// every result key.
+    signing_keys: HashMap<Format, Arc<str>>,
 }
 
 impl State {
     /// The result key of `sha256` in `format`, with the id of the key that signs it here.
-    fn result_key(&self, format: Format, sha256: String) -> Option<ResultKey> {
-        let signer = self.keyring.signer(format, None)?;
+    fn result_key(&self, format: Format, sha256: Sha256Digest) -> Option<ResultKey> {
         Some(ResultKey {
             format,
-            key_id: signer.key_id().to_string(),
+            key_id: Arc::clone(self.signing_keys.get(&format)?),
             input_sha256: sha256,
         })
     }
@@ -112,9 +114,13 @@ impl SigningServer {
             Arc::clone(&jobs),
         )
         .map_err(ServerError::Threads)?;
+        let signing_keys = Format::ALL
+            .into_iter()
+            .filter_map(|f| Some((f, Arc::from(keyring.signer(f, None)?.key_id()))))
+            .collect();
         let state = Arc::new(State {
             access: Access::new(config.networks.clone(), token_keys),
-            keyring,
+            signing_keys,
             formats: config.formats.clone(),
             results: Arc::clone(&results),
             jobs,

@@ -19,9 +19,9 @@ use tokio::sync::oneshot;
 use super::jobs::{JobState, Jobs};
 use super::upload::Received;
 use crate::access::Claims;
-use crate::audit::{AuditEntry, AuditLog};
+use crate::audit::{audit_time, AuditLog, AuditRecord};
 use crate::results::{ResultKey, ResultStore};
-use crate::{Keyring, SigningError};
+use crate::{Keyring, Sha256Digest, SigningError};
 
 /// One input whose job the caller started ([`super::jobs::Started::New`]).
 pub struct Work {
@@ -40,10 +40,11 @@ enum Task {
     Prove(oneshot::Sender<Result<(), Vec<String>>>),
 }
 
-/// Signatures of one chunk, on their way to the recorder.
+/// Signatures of one chunk, on their way to the recorder: each output with its sha256, taken
+/// once here for the audit line, the result store and the answer.
 struct Signed {
     claims: Arc<Claims>,
-    outputs: Vec<(ResultKey, Bytes)>,
+    outputs: Vec<(ResultKey, Bytes, Sha256Digest)>,
 }
 
 /// The signer threads and the recorder; they stop when the pool is dropped.
@@ -154,7 +155,10 @@ fn sign_tasks(keyring: &Keyring, jobs: &Jobs, queued: &Receiver<Task>, signed: &
             let signed = catch_unwind(AssertUnwindSafe(|| sign_one(keyring, &key, input)))
                 .unwrap_or_else(|_| Err(fault("the signer panicked on this input")));
             match signed {
-                Ok(output) => outputs.push((key, output)),
+                Ok(output) => {
+                    let sha256 = Sha256Digest::of(&output);
+                    outputs.push((key, output, sha256));
+                }
                 Err(state) => fail(jobs, &key, state),
             }
         }
@@ -162,7 +166,7 @@ fn sign_tasks(keyring: &Keyring, jobs: &Jobs, queued: &Receiver<Task>, signed: &
             continue;
         }
         if let Err(crossbeam_channel::SendError(lost)) = signed.send(Signed { claims, outputs }) {
-            for (key, _) in lost.outputs {
+            for (key, ..) in lost.outputs {
                 fail(jobs, &key, fault("the signing recorder has stopped"));
             }
         }
@@ -183,10 +187,13 @@ fn record_signed(
         round.extend(to_record.try_iter().take(CHUNKS_PER_ROUND - 1));
         let recorded = catch_unwind(AssertUnwindSafe(|| record_round(results, audit, &round)))
             .unwrap_or_else(|_| Err("recording the signatures panicked".into()));
-        for (key, output) in round.into_iter().flat_map(|chunk| chunk.outputs) {
-            match &recorded {
-                Ok(()) => jobs.finish(&key, JobState::Done { output }),
-                Err(message) => fail(jobs, &key, fault(message.clone())),
+        let outputs = round.into_iter().flat_map(|chunk| chunk.outputs);
+        match recorded {
+            Ok(()) => jobs.finish_signed(outputs),
+            Err(message) => {
+                for (key, ..) in outputs {
+                    fail(jobs, &key, fault(message.clone()));
+                }
             }
         }
     }
@@ -194,32 +201,37 @@ fn record_signed(
 
 /// The audit lines of a round (one write, one fsync), then its results.
 fn record_round(results: &ResultStore, audit: &AuditLog, round: &[Signed]) -> Result<(), String> {
-    let now = Utc::now();
-    let entries: Vec<AuditEntry> = round
+    let time = audit_time(Utc::now());
+    let lines: Vec<AuditRecord> = round
         .iter()
         .flat_map(|chunk| {
-            chunk.outputs.iter().map(|(key, output)| AuditEntry {
-                time: now,
-                owner: chunk.claims.owner.clone(),
-                token_id: chunk.claims.jti.clone(),
-                address: chunk.claims.addr,
-                format: key.format,
-                key_id: key.key_id.clone(),
-                input_sha256: key.input_sha256.clone(),
-                output_sha256: crate::sha256_hex(output),
-            })
+            let claims = &chunk.claims;
+            let time = time.as_str();
+            chunk
+                .outputs
+                .iter()
+                .map(move |(key, _, output_sha256)| AuditRecord {
+                    time,
+                    owner: &claims.owner,
+                    token_id: &claims.jti,
+                    address: claims.addr,
+                    format: key.format,
+                    key_id: &key.key_id,
+                    input_sha256: key.input_sha256,
+                    output_sha256: *output_sha256,
+                })
         })
         .collect();
-    audit.append_many(&entries).map_err(|e| e.to_string())?;
-    let outputs: Vec<(&ResultKey, &[u8])> = round
+    audit.append_many(&lines).map_err(|e| e.to_string())?;
+    let outputs: Vec<(&ResultKey, &[u8], Sha256Digest)> = round
         .iter()
-        .flat_map(|chunk| chunk.outputs.iter().map(|(k, o)| (k, o.as_ref())))
+        .flat_map(|chunk| chunk.outputs.iter().map(|(k, o, d)| (k, o.as_ref(), *d)))
         .collect();
     results.put_many(&outputs).map_err(|e| e.to_string())?;
     // The audit log holds every signature; the server's log one line per chunk (a line per
     // signature cost a measurable share of an Ed25519 signature).
     for chunk in round {
-        if let Some((key, _)) = chunk.outputs.first() {
+        if let Some((key, ..)) = chunk.outputs.first() {
             tracing::info!(format = %key.format, key = %key.key_id, owner = %chunk.claims.owner,
                 signatures = chunk.outputs.len(), "signed");
         }

@@ -13,14 +13,16 @@ use sha2::{Digest, Sha256};
 use tempfile::TempPath;
 use tokio::io::AsyncWriteExt as _;
 
+use crate::Sha256Digest;
+
 /// Inputs up to this size are kept in memory (a temp file per small input costs more than
 /// signing it).
 pub const IN_MEMORY_MAX: usize = 1 << 20;
 
-/// A received body, its sha256 (lowercase hex) and size.
+/// A received body, its sha256 and size.
 pub struct Received {
     pub body: ReceivedBody,
-    pub sha256: String,
+    pub sha256: Sha256Digest,
     pub size: u64,
 }
 
@@ -34,7 +36,7 @@ impl Received {
     /// A body that came whole in memory (a batch request's input).
     pub fn from_bytes(bytes: Bytes) -> Self {
         Self {
-            sha256: crate::sha256_hex(&bytes),
+            sha256: Sha256Digest::of(&bytes),
             size: bytes.len() as u64,
             body: ReceivedBody::Memory(bytes),
         }
@@ -99,13 +101,12 @@ pub async fn receive(body: Body, dir: &Path, max: u64) -> Result<Received, ApiEr
     };
     Ok(Received {
         body,
-        sha256: hex::encode(hasher.finalize()),
+        sha256: Sha256Digest::from_bytes(hasher.finalize().into()),
         size,
     })
 }
 
-/// A sha256 as a client sends it: 64 hex digits, either case; returned lowercase.
-pub fn parse_sha256(text: &str) -> Option<String> {
-    (text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()))
-        .then(|| text.to_ascii_lowercase())
+/// A sha256 as a client sends it: 64 hex digits, either case.
+pub fn parse_sha256(text: &str) -> Option<Sha256Digest> {
+    Sha256Digest::parse_hex(text)
 }
