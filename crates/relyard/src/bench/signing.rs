@@ -45,8 +45,8 @@ pub struct SigningBenchArgs {
     /// Requests each client keeps in flight (by default what `relyard sign` keeps).
     #[arg(long, default_value_t = relyard_signing::client::DEFAULT_CONCURRENCY)]
     in_flight: usize,
-    /// Inputs per batch request for the batch rate.
-    #[arg(long, default_value_t = 64)]
+    /// Inputs per batch request for the batch rate (by default what `relyard sign` sends).
+    #[arg(long, default_value_t = relyard_signing::client::BATCH_FILES)]
     batch: usize,
     /// Formats to measure (all by default).
     #[arg(long, value_delimiter = ',')]

@@ -8,6 +8,7 @@
 
 mod authn;
 mod batch;
+pub use batch::{BATCH_MAX_BYTES, BATCH_MAX_INPUTS};
 mod http;
 mod jobs;
 mod run;
