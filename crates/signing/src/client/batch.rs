@@ -3,6 +3,7 @@
 //! [`BATCH_BYTES`]; larger files are uploaded one by one. A server without the batch endpoint
 //! (404) is asked file by file.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -51,17 +52,23 @@ struct RequestItem<'a> {
     data: String,
 }
 
+/// Borrowing from the answer's body where the JSON has no escapes (base64 and hex never do).
 #[derive(Deserialize)]
-struct Answer {
-    results: Vec<AnswerItem>,
+struct Answer<'a> {
+    #[serde(borrow)]
+    results: Vec<AnswerItem<'a>>,
 }
 
 #[derive(Deserialize)]
-struct AnswerItem {
-    sha256: String,
-    status: String,
-    output: Option<String>,
-    output_sha256: Option<String>,
+struct AnswerItem<'a> {
+    #[serde(borrow)]
+    sha256: Cow<'a, str>,
+    #[serde(borrow)]
+    status: Cow<'a, str>,
+    #[serde(borrow)]
+    output: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    output_sha256: Option<Cow<'a, str>>,
     error: Option<AnswerError>,
 }
 
@@ -109,9 +116,8 @@ impl ServerClient {
             status: 502,
             message: format!("a bad batch answer: {message}"),
         };
-        let answer: Answer = resp
-            .json()
-            .await
+        let body = resp.bytes().await.map_err(|e| self.connect_error(e))?;
+        let answer: Answer = serde_json::from_slice(&body)
             .map_err(|e| bad(format!("not the expected JSON: {e}")))?;
         if answer.results.len() != inputs.len() {
             return Err(bad(format!(
@@ -128,7 +134,7 @@ impl ServerClient {
                     item.sha256, input.sha256
                 )));
             }
-            outcomes.push(match (item.status.as_str(), item.output, item.error) {
+            outcomes.push(match (item.status.as_ref(), item.output, item.error) {
                 ("done", Some(output), _) => {
                     let output = B64
                         .decode(output.as_bytes())
