@@ -48,6 +48,9 @@ pub struct SigningBenchArgs {
     /// Inputs per batch request for the batch rate (by default what `relyard sign` sends).
     #[arg(long, default_value_t = relyard_signing::client::BATCH_FILES)]
     batch: usize,
+    /// The signing server's `pool_size` (signer threads); `--clients` by default.
+    #[arg(long)]
+    pool_size: Option<usize>,
     /// Formats to measure (all by default).
     #[arg(long, value_delimiter = ',')]
     formats: Vec<Format>,
@@ -81,7 +84,8 @@ pub async fn run(args: SigningBenchArgs) -> anyhow::Result<()> {
     eprintln!("making throwaway keys (RSA-4096 takes a moment)…");
     let keys = make_keys(dir.path(), &formats)?;
     let (relyard, token) = super::local_server(dir.path()).await?;
-    let config = signing_config(dir.path(), &relyard.root_url, &keys, args.clients)?;
+    let pool = args.pool_size.unwrap_or(args.clients);
+    let config = signing_config(dir.path(), &relyard.root_url, &keys, pool)?;
     let mut passphrases = Passphrases::default();
     for (id, _) in &keys {
         passphrases.insert(id, PASSPHRASE);
