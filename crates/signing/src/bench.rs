@@ -171,17 +171,8 @@ pub fn measure(
     let signer = key.signer(format)?;
     let input = signer.proof_input();
     let raw = RawSigner::for_key(key)?;
-    let failed = |reason: String| SigningError::Sign {
-        format: format.as_str(),
-        key_id: key.id().to_string(),
-        reason,
-    };
-    let raw_per_sec = rate(threads, duration, &|| {
-        raw.sign(&input)
-            .then_some(())
-            .ok_or_else(|| "raw signature failed".to_string())
-    })
-    .map_err(failed)?;
+    let failed = sign_failed(key, format);
+    let raw_per_sec = raw_rate_of(&raw, &input, threads, duration).map_err(&failed)?;
     let signer_per_sec = rate(threads, duration, &|| {
         signer.sign(&input).map(|_| ()).map_err(|e| e.to_string())
     })
@@ -193,6 +184,40 @@ pub fn measure(
         threads,
         raw_per_sec,
         signer_per_sec,
+    })
+}
+
+/// The raw library rate of [`measure`] alone, e.g. to measure it again after the served rates
+/// on a machine whose speed drifts during a run.
+pub fn raw_rate(
+    key: &UnlockedKey,
+    format: Format,
+    threads: usize,
+    duration: Duration,
+) -> SigningResult<f64> {
+    let input = key.signer(format)?.proof_input();
+    raw_rate_of(&RawSigner::for_key(key)?, &input, threads, duration)
+        .map_err(sign_failed(key, format))
+}
+
+fn sign_failed(key: &UnlockedKey, format: Format) -> impl Fn(String) -> SigningError + '_ {
+    move |reason| SigningError::Sign {
+        format: format.as_str(),
+        key_id: key.id().to_string(),
+        reason,
+    }
+}
+
+fn raw_rate_of(
+    raw: &RawSigner,
+    input: &[u8],
+    threads: usize,
+    duration: Duration,
+) -> Result<f64, String> {
+    rate(threads, duration, &|| {
+        raw.sign(input)
+            .then_some(())
+            .ok_or_else(|| "raw signature failed".to_string())
     })
 }
 
