@@ -174,7 +174,7 @@ pub(super) async fn sign_batch(
     let mut from_store = if unjobbed.is_empty() {
         Vec::new()
     } else {
-        stored(&state, unjobbed).await?
+        stored(&state, unjobbed).await
     }
     .into_iter();
     let results: Vec<BatchResult> = keys
@@ -183,7 +183,7 @@ pub(super) async fn sign_batch(
         .map(|(key, job)| {
             let outcome = match job {
                 Some(job) => outcome_of(job),
-                None => Ok(from_store.next().unwrap_or(Outcome::Unknown)),
+                None => from_store.next().unwrap_or(Ok(Outcome::Unknown)),
             };
             result_of(key.input_sha256, outcome)
         })

@@ -293,10 +293,7 @@ async fn upload_input(
     if let Some(wait) = wait {
         let outcome = match waiter {
             Some(waiter) => outcome_of(waiter.wait(wait).await)?,
-            None => stored(&state, vec![key.clone()])
-                .await?
-                .pop()
-                .unwrap_or(Outcome::Unknown),
+            None => stored_one(&state, &key).await?,
         };
         if let Outcome::Signed { output, sha256 } = outcome {
             return Ok(signed_response(output, &sha256));
@@ -349,37 +346,50 @@ pub(super) fn outcome_of(job: JobState) -> Result<Outcome, ApiError> {
     }
 }
 
-/// The stored results of `keys` (`Unknown` where there is none), read in one blocking task.
-pub(super) async fn stored(state: &State, keys: Vec<ResultKey>) -> Result<Vec<Outcome>, ApiError> {
+/// The stored results of `keys` (`Unknown` where there is none), read in one blocking task;
+/// one outcome per key, so that a read error fails only its own input.
+pub(super) async fn stored(state: &State, keys: Vec<ResultKey>) -> Vec<Result<Outcome, ApiError>> {
+    let count = keys.len();
     let results = Arc::clone(&state.results);
-    let outputs = tokio::task::spawn_blocking(move || {
-        keys.iter()
-            .map(|key| results.get(key))
-            .collect::<Result<Vec<_>, _>>()
+    let read = tokio::task::spawn_blocking(move || {
+        keys.iter().map(|key| results.get(key)).collect::<Vec<_>>()
     })
-    .await
-    .map_err(ApiError::internal)?
-    .map_err(ApiError::internal)?;
-    Ok(outputs
+    .await;
+    let outputs = match read {
+        Ok(outputs) => outputs,
+        Err(e) => {
+            let message = format!("reading the result store: {e}");
+            return (0..count)
+                .map(|_| Err(ApiError::internal(&message)))
+                .collect();
+        }
+    };
+    outputs
         .into_iter()
         .map(|output| match output {
-            Some(output) => Outcome::Signed {
+            Ok(Some(output)) => Ok(Outcome::Signed {
                 sha256: Sha256Digest::of(&output),
                 output: Bytes::from(output),
-            },
-            None => Outcome::Unknown,
+            }),
+            Ok(None) => Ok(Outcome::Unknown),
+            Err(e) => Err(ApiError::internal(e)),
         })
-        .collect())
+        .collect()
+}
+
+/// The stored result of one key; see [`stored`].
+async fn stored_one(state: &State, key: &ResultKey) -> Result<Outcome, ApiError> {
+    stored(state, vec![key.clone()])
+        .await
+        .pop()
+        .unwrap_or(Ok(Outcome::Unknown))
 }
 
 /// Waits up to `wait` for the job of `key`, else looks in the result store.
 async fn outcome(state: &State, key: &ResultKey, wait: Duration) -> Result<Outcome, ApiError> {
     match state.jobs.wait(key, wait).await {
         Some(job) => outcome_of(job),
-        None => Ok(stored(state, vec![key.clone()])
-            .await?
-            .pop()
-            .unwrap_or(Outcome::Unknown)),
+        None => stored_one(state, key).await,
     }
 }
 
