@@ -184,3 +184,41 @@ async fn an_upload_preferring_to_wait_gets_its_output_in_the_answer() {
         202
     );
 }
+
+/// Some JSON encoders escape `/` (as `\/`), which base64 contains, and any string may carry
+/// `\u` escapes: such a batch is read like any other (the server borrows only unescaped
+/// strings from the body).
+#[tokio::test]
+async fn escaped_json_strings_in_a_batch_are_read_as_their_text() {
+    let env = Env::new().await;
+    let s = env.signing("batch-escapes", &["127.0.0.0/8"]).await;
+    let token = token_for(&env, &s.url, "project/escaper", &["gpg"]).await;
+    // Bytes whose base64 holds `/` and `+`.
+    let data: Vec<u8> = (0u8..=255).rev().collect();
+    let encoded = B64.encode(&data);
+    assert!(encoded.contains('/'));
+    let body = format!(
+        r#"{{"inputs": [{{"name": "\u0065scaped.bin", "sha256": "{}", "data": "{}"}}]}}"#,
+        sha256_hex(&data),
+        encoded.replace('/', "\\/")
+    );
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/signing/v1/batch/gpg", s.url))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("batch request");
+    assert_eq!(resp.status().as_u16(), 200);
+    let answer: Value = resp.json().await.expect("JSON answer");
+    let result = &answer["results"][0];
+    std::fs::write(env.path("escaped.bin"), &data).expect("write");
+    std::fs::write(env.path("escaped.bin.asc"), output_of(result)).expect("write");
+    let home = gpg_home(env.dir.path());
+    assert!(gpg_verifies(
+        &home,
+        &env.path("escaped.bin.asc"),
+        &env.path("escaped.bin")
+    ));
+}
