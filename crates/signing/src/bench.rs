@@ -38,7 +38,8 @@ pub struct Rate {
 }
 
 impl Rate {
-    /// `signer_per_sec / raw_per_sec`, the "≥ 80 %" figure.
+    /// `signer_per_sec / raw_per_sec`: how close the format's own signer comes to the library
+    /// (the ceiling of the served rates, whose share of raw is the "≥ 80 %" figure).
     pub fn ratio(&self) -> f64 {
         if self.raw_per_sec > 0.0 {
             self.signer_per_sec / self.raw_per_sec

@@ -8,7 +8,7 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::Digest as _;
 
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Sha256Digest([u8; 32]);
 
 impl Sha256Digest {
@@ -30,10 +30,6 @@ impl Sha256Digest {
         Some(Self(bytes))
     }
 
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-
     /// Lowercase hex.
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
@@ -42,12 +38,7 @@ impl Sha256Digest {
 
 impl fmt::Display for Sha256Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut buffer = [0u8; 64];
-        // 32 bytes always fit 64 hex digits, which are ASCII.
-        match hex::encode_to_slice(self.0, &mut buffer) {
-            Ok(()) => f.write_str(std::str::from_utf8(&buffer).map_err(|_| fmt::Error)?),
-            Err(_) => Err(fmt::Error),
-        }
+        fmt::Display::fmt(&hex::display(self.0), f)
     }
 }
 

@@ -38,8 +38,7 @@ pub use keystore::{generate, validate_key_id, KdfParams, KeyFile};
 /// Lowercase hex sha256 of `bytes`, as the API, the audit log and the result store name inputs
 /// and outputs.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest as _;
-    hex::encode(sha2::Sha256::digest(bytes))
+    Sha256Digest::of(bytes).to_hex()
 }
 
 /// The signers a server serves with, one or more per format.

@@ -1,14 +1,16 @@
 //! `relyard bench signing`: signatures per second of each format through a signing server, next
-//! to the raw crypto library's rate for the same key type in the same run, and the latency of
-//! signing a 1 MB file.
+//! to the raw crypto library's rate for the same key type in the same run (measured before and
+//! after the served rates; "% of raw" is against their mean), and the latency of signing a 1 MB
+//! file.
 //!
 //! One process: a relyard server on SQLite (for the Hawk check of the token request), a signing
 //! server with throwaway keys of every format, and `--clients` concurrent clients that send
 //! distinct inputs (the server signs an input once and then answers from its result store, so
 //! repeating one input would measure the cache), each keeping `--in-flight` requests going at
 //! once as `relyard sign` does. Each format is measured two ways: one upload per signature
-//! (`Prefer: wait`, the output in the answer) and `--batch` inputs per batch request. The raw and in-process rates use `--clients` threads too, so every figure uses all
-//! the machine's cores; the served figures share those cores between the server and its clients.
+//! (`Prefer: wait`, the output in the answer) and `--batch` inputs per batch request. The raw
+//! and in-process rates use `--clients` threads too, so every figure uses all the machine's
+//! cores; the served figures share those cores between the server and its clients.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -119,20 +121,15 @@ pub async fn run(args: SigningBenchArgs) -> anyhow::Result<()> {
             .find(|(k, _)| *k == id)
             .map(|(_, k)| k)
             .context("bench key")?;
-        let raw = {
-            let key_ref: &UnlockedKey = key;
-            let (format, clients, duration) = (*format, args.clients, args.duration);
-            tokio::task::block_in_place(|| raw_bench::measure(key_ref, format, clients, duration))?
-        };
+        let (clients, duration) = (args.clients, args.duration);
+        let raw =
+            tokio::task::block_in_place(|| raw_bench::measure(key, *format, clients, duration))?;
         let single = served_rate(&client, &signing_token, *format, key, &args, 1).await?;
         let batched = served_rate(&client, &signing_token, *format, key, &args, args.batch).await?;
         // The raw rate again after the served ones, and their mean as the reference: this
         // machine's speed drifts by more than the differences being measured.
-        let raw_after = {
-            let key_ref: &UnlockedKey = key;
-            let (format, clients, duration) = (*format, args.clients, args.duration);
-            tokio::task::block_in_place(|| raw_bench::raw_rate(key_ref, format, clients, duration))?
-        };
+        let raw_after =
+            tokio::task::block_in_place(|| raw_bench::raw_rate(key, *format, clients, duration))?;
         let raw_mean = (raw.raw_per_sec + raw_after) / 2.0;
         let share = |rate: f64| rate / raw_mean.max(f64::EPSILON) * 100.0;
         let mut large = large_latencies(&client, &signing_token, *format, &args).await?;

@@ -7,10 +7,11 @@ use std::fs::File;
 use std::os::unix::fs::FileExt as _;
 use std::time::{Duration, SystemTime};
 
+use serde::{Deserialize, Serialize};
+
 use super::ResultKey;
 use crate::formats::Format;
 use crate::Sha256Digest;
-use serde::{Deserialize, Serialize};
 
 const MAGIC: &[u8; 4] = b"RYS1";
 /// Headers are a few hundred bytes; anything larger is damage, not a header.

@@ -21,10 +21,9 @@ use serde::{Deserialize, Serialize};
 use super::http::{check_token, forbidden, format_of, outcome_of, stored, Outcome};
 use super::jobs::{wait_all, Started};
 use super::run::Work;
-use super::upload::{parse_sha256, too_large, Received};
+use super::upload::{too_large, Received};
 use super::State;
 use crate::access::canonical_ip;
-use crate::results::ResultKey;
 use crate::Sha256Digest;
 
 /// At most this many inputs in one batch.
@@ -118,7 +117,7 @@ pub(super) async fn sign_batch(
                 "{what}: the file name is not on the allow-list for {format}"
             )));
         }
-        let expected = parse_sha256(&input.sha256)
+        let expected = Sha256Digest::parse_hex(&input.sha256)
             .ok_or_else(|| ApiError::input(format!("{what}: sha256 must be 64 hex digits")))?;
         let data = B64
             .decode(input.data.as_bytes())
@@ -140,12 +139,14 @@ pub(super) async fn sign_batch(
     // have no waiter and are read from the store.
     let mut keys = Vec::with_capacity(received.len());
     let mut waiters = Vec::with_capacity(received.len());
+    let mut stored_keys = Vec::new();
     let mut work = Vec::new();
     for input in received {
         let Some(key) = state.result_key(format, input.sha256) else {
             return Err(ApiError::internal(format!("no signer for {format}")));
         };
         waiters.push(if state.results.contains(&key) {
+            stored_keys.push(key.clone());
             None
         } else {
             Some(match state.jobs.start(&key) {
@@ -164,19 +165,9 @@ pub(super) async fn sign_batch(
     tracing::debug!(%format, inputs = keys.len(), new = work.len(), "batch queued");
     state.pool.sign(work, claims);
 
+    // In request order, like the inputs without a waiter they answer.
+    let mut from_store = stored(&state, stored_keys).await.into_iter();
     let jobs = wait_all(waiters, state.long_poll).await;
-    let unjobbed: Vec<ResultKey> = keys
-        .iter()
-        .zip(&jobs)
-        .filter(|(_, job)| job.is_none())
-        .map(|(key, _)| key.clone())
-        .collect();
-    let mut from_store = if unjobbed.is_empty() {
-        Vec::new()
-    } else {
-        stored(&state, unjobbed).await
-    }
-    .into_iter();
     let results: Vec<BatchResult> = keys
         .into_iter()
         .zip(jobs)

@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 
 use super::jobs::{JobState, Started};
 use super::run::Work;
-use super::upload::{self, parse_sha256, too_large};
+use super::upload::{self, too_large};
 use super::State;
 use crate::access::{canonical_ip, Claims};
 use crate::formats::Format;
@@ -247,7 +247,7 @@ async fn upload_input(
 
     let header_text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let expected = header_text(CONTENT_SHA256)
-        .and_then(parse_sha256)
+        .and_then(Sha256Digest::parse_hex)
         .ok_or_else(|| ApiError::input("X-Content-SHA256 (64 hex digits) is required"))?;
     let filename =
         header_text(FILENAME).ok_or_else(|| ApiError::input("X-Filename is required"))?;
@@ -350,6 +350,9 @@ pub(super) fn outcome_of(job: JobState) -> Result<Outcome, ApiError> {
 /// one outcome per key, so that a read error fails only its own input.
 pub(super) async fn stored(state: &State, keys: Vec<ResultKey>) -> Vec<Result<Outcome, ApiError>> {
     let count = keys.len();
+    if count == 0 {
+        return Vec::new();
+    }
     let results = Arc::clone(&state.results);
     let read = tokio::task::spawn_blocking(move || {
         keys.iter().map(|key| results.get(key)).collect::<Vec<_>>()
@@ -418,7 +421,7 @@ async fn fetch_result(
     let ip = canonical_ip(peer.ip());
     let format = format_of(&state, &format)?;
     check_token(&state, &headers, ip, format)?;
-    let sha256 = parse_sha256(&sha256)
+    let sha256 = Sha256Digest::parse_hex(&sha256)
         .ok_or_else(|| ApiError::invalid_arguments("the sha256 must be 64 hex digits"))?;
     let Some(key) = state.result_key(format, sha256) else {
         return Err(ApiError::internal(format!("no signer for {format}")));

@@ -38,7 +38,8 @@ pub struct Jobs {
 
 /// What [`Jobs::start`] found; either way the caller can wait for the job's end.
 pub enum Started {
-    /// A new job: the caller runs it and calls [`Jobs::finish`].
+    /// A new job: the caller runs it and ends it with [`Jobs::finish`] or
+    /// [`Jobs::finish_all`].
     New(Waiter),
     /// The same input is being signed already.
     Joined(Waiter),
@@ -117,35 +118,35 @@ impl Jobs {
     /// Ends the job: wakes its waiters with `state` and forgets it (a `Done` result is read from
     /// the store by later readers; a failure is kept for a while for them).
     pub fn finish(&self, key: &ResultKey, state: JobState) {
-        if let Some(tx) = self.running().remove(key) {
-            tx.send_replace(state.clone());
-        }
-        if matches!(state, JobState::Failed { .. }) {
+        self.finish_all([(key.clone(), state)]);
+    }
+
+    /// [`Jobs::finish`] for many jobs (a recorder round), taking each lock once for them all.
+    pub fn finish_all(&self, ended: impl IntoIterator<Item = (ResultKey, JobState)>) {
+        let ended: Vec<(ResultKey, JobState)> = ended.into_iter().collect();
+        // Failures are readable before their jobs leave `running`, so a reader in between
+        // waits on the job rather than finding nothing.
+        if ended
+            .iter()
+            .any(|(_, s)| matches!(s, JobState::Failed { .. }))
+        {
             let mut failed = self.failed();
             let now = Instant::now();
             failed.retain(|_, (at, _)| now.duration_since(*at) < FAILURE_KEPT);
-            failed.insert(key.clone(), (now, state));
+            for (key, state) in &ended {
+                if matches!(state, JobState::Failed { .. }) {
+                    failed.insert(key.clone(), (now, state.clone()));
+                }
+            }
         }
-    }
-
-    /// Ends jobs that signed (taking the lock once for them all), waking their waiters with
-    /// their outputs.
-    pub fn finish_signed(
-        &self,
-        signed: impl IntoIterator<Item = (ResultKey, Bytes, Sha256Digest)>,
-    ) {
         let senders: Vec<_> = {
             let mut running = self.running();
-            signed
+            ended
                 .into_iter()
-                .filter_map(|(key, output, sha256)| {
-                    running
-                        .remove(&key)
-                        .map(|tx| (tx, JobState::Done { output, sha256 }))
-                })
+                .filter_map(|(key, state)| running.remove(&key).map(|tx| (tx, state)))
                 .collect()
         };
-        // Woken outside the lock, so waiters that start or join jobs do not wait for it.
+        // Woken outside the lock, so callers that start or join jobs do not wait for it.
         for (tx, state) in senders {
             tx.send_replace(state);
         }
@@ -232,8 +233,8 @@ mod tests {
         };
         let output = Bytes::from_static(b"sig");
         let sha256 = Sha256Digest::of(&output);
-        jobs.finish_signed([(key_of(1), output.clone(), sha256)]);
         let done = JobState::Done { output, sha256 };
+        jobs.finish_all([(key_of(1), done.clone())]);
         let states = wait_all(
             vec![Some(early), None, Some(late), Some(joined)],
             Duration::from_millis(20),

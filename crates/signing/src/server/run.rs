@@ -189,11 +189,13 @@ fn record_signed(
             .unwrap_or_else(|_| Err("recording the signatures panicked".into()));
         let outputs = round.into_iter().flat_map(|chunk| chunk.outputs);
         match recorded {
-            Ok(()) => jobs.finish_signed(outputs),
+            Ok(()) => jobs.finish_all(
+                outputs.map(|(key, output, sha256)| (key, JobState::Done { output, sha256 })),
+            ),
             Err(message) => {
-                for (key, ..) in outputs {
-                    fail(jobs, &key, fault(message.clone()));
-                }
+                let ended: Vec<_> = outputs.map(|(key, ..)| (key, fault(&message))).collect();
+                tracing::warn!(signatures = ended.len(), %message, "recording a round failed");
+                jobs.finish_all(ended);
             }
         }
     }

@@ -105,8 +105,3 @@ pub async fn receive(body: Body, dir: &Path, max: u64) -> Result<Received, ApiEr
         size,
     })
 }
-
-/// A sha256 as a client sends it: 64 hex digits, either case.
-pub fn parse_sha256(text: &str) -> Option<Sha256Digest> {
-    Sha256Digest::parse_hex(text)
-}
