@@ -1,7 +1,9 @@
 //! `relyard bench signing`: signatures per second of each format through a signing server, next
-//! to the raw crypto library's rate for the same key type in the same run (measured before and
-//! after the served rates; "% of raw" is against their mean), and the latency of signing a 1 MB
-//! file.
+//! to the raw crypto library's rate for the same key type in the same run, and the latency of
+//! signing a 1 MB file. The batch rate (the target row) is measured in `--slices`
+//! slices, each between two raw measurements, and each slice is compared with the mean of the
+//! two raw rates around it: the machines this runs on drift by a third within a minute, more
+//! than the differences being measured, and a slice and its neighbours see the same machine.
 //!
 //! One process: a relyard server on SQLite (for the Hawk check of the token request), a signing
 //! server with throwaway keys of every format, and `--clients` concurrent clients that send
@@ -53,6 +55,9 @@ pub struct SigningBenchArgs {
     /// The signing server's `pool_size` (signer threads); `--clients` by default.
     #[arg(long)]
     pool_size: Option<usize>,
+    /// Slices of `--duration` the batch rate is measured in, each between two raw rates.
+    #[arg(long, default_value_t = 3)]
+    slices: usize,
     /// Formats to measure (all by default).
     #[arg(long, value_delimiter = ',')]
     formats: Vec<Format>,
@@ -122,16 +127,22 @@ pub async fn run(args: SigningBenchArgs) -> anyhow::Result<()> {
             .map(|(_, k)| k)
             .context("bench key")?;
         let (clients, duration) = (args.clients, args.duration);
+        let single = served_rate(&client, &signing_token, *format, key, &args, 1).await?;
         let raw =
             tokio::task::block_in_place(|| raw_bench::measure(key, *format, clients, duration))?;
-        let single = served_rate(&client, &signing_token, *format, key, &args, 1).await?;
-        let batched = served_rate(&client, &signing_token, *format, key, &args, args.batch).await?;
-        // The raw rate again after the served ones, and their mean as the reference: this
-        // machine's speed drifts by more than the differences being measured.
-        let raw_after =
-            tokio::task::block_in_place(|| raw_bench::raw_rate(key, *format, clients, duration))?;
-        let raw_mean = (raw.raw_per_sec + raw_after) / 2.0;
+        let mut raws = vec![raw.raw_per_sec];
+        let mut batches = Vec::with_capacity(args.slices.max(1));
+        for _ in 0..args.slices.max(1) {
+            batches
+                .push(served_rate(&client, &signing_token, *format, key, &args, args.batch).await?);
+            raws.push(tokio::task::block_in_place(|| {
+                raw_bench::raw_rate(key, *format, clients, duration)
+            })?);
+        }
+        let raw_mean = mean(&raws);
         let share = |rate: f64| rate / raw_mean.max(f64::EPSILON) * 100.0;
+        let mut batch_shares = slice_shares(&batches, &raws);
+        batch_shares.sort_by(f64::total_cmp);
         let mut large = large_latencies(&client, &signing_token, *format, &args).await?;
         rows.push((
             format!(
@@ -139,8 +150,10 @@ pub async fn run(args: SigningBenchArgs) -> anyhow::Result<()> {
                 raw.raw_algorithm, raw.threads
             ),
             format!(
-                "{raw_mean:.0} sig/s (before {:.0}, after {raw_after:.0})",
-                raw.raw_per_sec
+                "{raw_mean:.0} sig/s ({} runs: {:.0}–{:.0})",
+                raws.len(),
+                raws.iter().copied().fold(f64::INFINITY, f64::min),
+                raws.iter().copied().fold(0.0, f64::max)
             ),
             "-".to_string(),
         ));
@@ -174,7 +187,17 @@ pub async fn run(args: SigningBenchArgs) -> anyhow::Result<()> {
                 "{format}: server, {} clients × {} in flight, batches of {} small inputs",
                 args.clients, args.in_flight, args.batch
             ),
-            format!("{batched:.0} sig/s ({:.0}% of raw)", share(batched)),
+            format!(
+                "{:.0} sig/s ({:.0}% of raw; {} slices: {})",
+                mean(&batches),
+                median(&batch_shares),
+                batch_shares.len(),
+                batch_shares
+                    .iter()
+                    .map(|s| format!("{s:.0}%"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             "≥ 80% of raw".to_string(),
         ));
         rows.push((
@@ -457,4 +480,42 @@ async fn large_latencies(
         times.push(start.elapsed());
     }
     Ok(times)
+}
+
+fn mean(values: &[f64]) -> f64 {
+    values.iter().sum::<f64>() / values.len().max(1) as f64
+}
+
+/// The middle of sorted `values` (the mean of the two middle ones for an even count).
+fn median(sorted: &[f64]) -> f64 {
+    match sorted.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
+/// Each served slice as a percentage of the mean of the raw rates measured just before and
+/// just after it (`raws` has one more entry than `served`: raw, slice, raw, slice, …, raw).
+fn slice_shares(served: &[f64], raws: &[f64]) -> Vec<f64> {
+    served
+        .iter()
+        .zip(raws.windows(2))
+        .map(|(rate, around)| rate / mean(around).max(f64::EPSILON) * 100.0)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_slice_is_compared_with_the_raw_rates_around_it() {
+        // The machine slows down: the second slice keeps its share although its rate falls.
+        let shares = slice_shares(&[50.0, 30.0], &[110.0, 90.0, 30.0]);
+        assert_eq!(shares, vec![50.0, 50.0]);
+        assert_eq!(median(&[40.0, 50.0, 70.0]), 50.0);
+        assert_eq!(median(&[40.0, 60.0]), 50.0);
+        assert_eq!(median(&[]), 0.0);
+    }
 }
