@@ -1,13 +1,15 @@
 //! `relyard signing-server --config signing.toml`: the signing service as its own process, so
 //! its keys live in a process (and, in production, a machine) of their own.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::Args;
+use relyard_signing::access::TokenKeys;
 use relyard_signing::config::SigningConfig;
 use relyard_signing::passphrases::Passphrases;
 use relyard_signing::server::SigningServer;
+use relyard_signing::Keyring;
 
 #[derive(Args)]
 #[command(after_help = "\
@@ -36,12 +38,49 @@ fn read_fd(fd: u32) -> anyhow::Result<Passphrases> {
     Ok(Passphrases::read_from(file)?)
 }
 
+/// A signing configuration whose keys are unlocked and proven, ready to serve.
+pub(super) struct Unlocked {
+    pub config: SigningConfig,
+    token_keys: TokenKeys,
+    keyring: Keyring,
+}
+
+impl Unlocked {
+    pub async fn start(self) -> anyhow::Result<SigningServer> {
+        Ok(SigningServer::start(&self.config, self.token_keys, self.keyring).await?)
+    }
+}
+
+/// Unlocks and proves every key of `config`, or says which failed.
+fn unlock(config: SigningConfig, passphrases: &Passphrases) -> anyhow::Result<Unlocked> {
+    let (token_keys, keyring) = config.unlock(passphrases).context("refusing to start")?;
+    Ok(Unlocked {
+        config,
+        token_keys,
+        keyring,
+    })
+}
+
+/// Loads the configuration at `path` and unlocks its keys with passphrases from the file
+/// descriptor `passphrase_fd`, or asked for on the terminal.
+pub(super) fn load_and_unlock(path: &Path, passphrase_fd: Option<u32>) -> anyhow::Result<Unlocked> {
+    let config = SigningConfig::load(path)?;
+    let passphrases = passphrases_for(&config, passphrase_fd)?;
+    unlock(config, &passphrases)
+}
+
+fn passphrases_for(config: &SigningConfig, fd: Option<u32>) -> anyhow::Result<Passphrases> {
+    match fd {
+        Some(fd) => read_fd(fd),
+        None => Ok(Passphrases::prompt(&config.key_ids())?),
+    }
+}
+
 pub async fn run(args: SigningServerArgs) -> anyhow::Result<()> {
     let config = SigningConfig::load(&args.config)?;
     let passphrases = match args.passphrase_fd {
-        Some(fd) => Some(read_fd(fd)?),
         None if args.check_config => None,
-        None => Some(Passphrases::prompt(&config.key_ids())?),
+        fd => Some(passphrases_for(&config, fd)?),
     };
     if args.check_config {
         match &passphrases {
@@ -62,10 +101,8 @@ pub async fn run(args: SigningServerArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let passphrases = passphrases.unwrap_or_default();
-    let (token_keys, keyring) = config.unlock(&passphrases).context("refusing to start")?;
-    drop(passphrases);
-    let server = SigningServer::start(&config, token_keys, keyring).await?;
+    let unlocked = unlock(config, &passphrases.unwrap_or_default())?;
+    let server = unlocked.start().await?;
     // Tests and scripts read this line to learn the port when listening on port 0.
     println!("signing server listening on {}", server.url());
     let token = server.shutdown_token();

@@ -27,6 +27,15 @@ pub struct UpArgs {
     capacity: Option<usize>,
     #[command(flatten)]
     github: super::serve::GitHubArgs,
+    /// Also run a signing server from this configuration (see examples/signing.toml), whose
+    /// tokens are issued to this relyard's clients, and a signing worker for
+    /// `proj-local/signing`. Its keys are unlocked before anything starts.
+    #[arg(long, value_name = "FILE")]
+    signing_config: Option<PathBuf>,
+    /// With --signing-config: read `KEY_ID=passphrase` lines from this file descriptor instead
+    /// of asking on the terminal.
+    #[arg(long, value_name = "N", requires = "signing_config")]
+    signing_passphrase_fd: Option<u32>,
 }
 
 /// What `up` generates once and keeps: the root client's token and the encryption key.
@@ -47,6 +56,12 @@ struct CredentialsFile<'a> {
 }
 
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
+    // Passphrases first: a key that does not unlock stops `up` before anything listens.
+    let signing = args
+        .signing_config
+        .as_deref()
+        .map(|path| super::signing_server::load_and_unlock(path, args.signing_passphrase_fd))
+        .transpose()?;
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("creating {}", args.dir.display()))?;
     let secrets = load_or_create_secrets(&args.dir.join("server-secrets.json"))?;
@@ -95,12 +110,14 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     );
     println!("  export TASKCLUSTER_ACCESS_TOKEN=$(python3 -c 'import json;print(json.load(open(\"{}\"))[\"accessToken\"])')", creds_path.display());
 
+    let root =
+        || taskcluster::Credentials::new(relyard_auth::ROOT_CLIENT_ID, &secrets.root_access_token);
     let stop_workers = CancellationToken::new();
     let mut workers = Vec::new();
     for n in 0..args.workers {
         let mut config = WorkerConfig::new(
             &server.root_url,
-            taskcluster::Credentials::new(relyard_auth::ROOT_CLIENT_ID, &secrets.root_access_token),
+            root(),
             LOCAL_TASK_QUEUE,
             args.dir.join("worker").join(n.to_string()),
         );
@@ -115,7 +132,37 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         );
         workers.push(tokio::spawn(worker.run(stop_workers.clone())));
     }
+    let signing_server = match signing {
+        None => None,
+        Some(mut unlocked) => {
+            // Mounted here, the signing server takes its callers' Hawk credentials to this
+            // relyard, whatever its configuration names.
+            unlocked.config.auth_root_url = server.root_url.trim_end_matches('/').to_string();
+            let signing = unlocked.start().await?;
+            println!("signing server listening on {}", signing.url());
+            // Only this worker holds signing tokens; the build workers above do not.
+            let mut config = WorkerConfig::new(
+                &server.root_url,
+                root(),
+                LOCAL_SIGNING_QUEUE,
+                args.dir.join("worker").join("signing"),
+            );
+            config.worker_id = format!("{}-signing", config.worker_id);
+            config.signing = Some(relyard_worker::signing::SigningSettings {
+                servers: vec![signing.url()],
+                credentials: root(),
+            });
+            let worker = Worker::new(config).await?;
+            println!(
+                "A signing worker for {LOCAL_SIGNING_QUEUE} runs here (live logs and metrics at {})",
+                worker.http_base()
+            );
+            workers.push(tokio::spawn(worker.run(stop_workers.clone())));
+            Some(signing)
+        }
+    };
     let stop_server = server.shutdown_token();
+    let stop_signing = signing_server.as_ref().map(|s| s.shutdown_token());
     let release_claims = server.claim_waits_token();
     tokio::spawn(async move {
         super::termination().await;
@@ -131,14 +178,22 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
                 Err(e) => tracing::error!(error = %e, "worker panicked"),
             }
         }
+        if let Some(token) = stop_signing {
+            token.cancel();
+        }
         stop_server.cancel();
     });
     server.wait().await?;
+    if let Some(signing) = signing_server {
+        signing.wait().await?;
+    }
     Ok(())
 }
 
 /// The task queue `relyard up`'s local workers claim from.
 pub const LOCAL_TASK_QUEUE: &str = "proj-local/default";
+/// The task queue of `relyard up`'s signing worker (with `--signing-config`).
+pub const LOCAL_SIGNING_QUEUE: &str = "proj-local/signing";
 
 fn load_or_create_secrets(path: &Path) -> anyhow::Result<LocalSecrets> {
     if path.exists() {

@@ -2,26 +2,37 @@
 //! it with a message naming the key, `--check-config`, and a real start.
 
 use std::io::{BufRead as _, BufReader};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::common::*;
 
-/// `relyard signing-server --config <config> --passphrase-fd 3 <extra>` with `passphrases`
-/// on fd 3 (a file, redirected by the shell).
-fn server_command(env: &Env, config: &std::path::Path, passphrases: &str, extra: &str) -> Command {
+/// `relyard <args>` started by the shell with `passphrases` on fd 3 (a file, redirected) and
+/// `vars` in its environment, for `args` to name.
+fn relyard_with_fd3(env: &Env, passphrases: &str, args: &str, vars: &[(&str, &Path)]) -> Command {
     let file = env.path("passphrases");
     std::fs::write(&file, passphrases).expect("write");
     let mut cmd = Command::new("sh");
     cmd.arg("-c")
-        .arg(format!(
-            "exec \"$RELYARD\" signing-server --config \"$CONFIG\" --passphrase-fd 3 {extra} 3<\"$PASSPHRASES\""
-        ))
+        .arg(format!("exec \"$RELYARD\" {args} 3<\"$PASSPHRASES\""))
         .env("RELYARD", env!("CARGO_BIN_EXE_relyard"))
-        .env("CONFIG", config)
         .env("PASSPHRASES", &file)
         .env("RUST_BACKTRACE", "0")
         .stdin(Stdio::null());
+    for (name, value) in vars {
+        cmd.env(name, value);
+    }
     cmd
+}
+
+/// `relyard signing-server --config <config> --passphrase-fd 3 <extra>`.
+fn server_command(env: &Env, config: &Path, passphrases: &str, extra: &str) -> Command {
+    relyard_with_fd3(
+        env,
+        passphrases,
+        &format!("signing-server --config \"$CONFIG\" --passphrase-fd 3 {extra}"),
+        &[("CONFIG", config)],
+    )
 }
 
 fn passphrase_lines(wrong_for: Option<&str>) -> String {
@@ -162,4 +173,95 @@ async fn the_process_serves_after_unlocking() {
     assert_eq!(resp.status(), 200);
     child.kill().expect("kill");
     let _ = child.wait();
+}
+
+/// `relyard up --signing-config <config> --signing-passphrase-fd 3`, state under `up-state`.
+fn up_command(env: &Env, config: &Path, passphrases: &str) -> Command {
+    relyard_with_fd3(
+        env,
+        passphrases,
+        "up --listen 127.0.0.1:0 --dir \"$DIR\" --workers 0 \
+         --signing-config \"$CONFIG\" --signing-passphrase-fd 3",
+        &[("CONFIG", config), ("DIR", &env.path("up-state"))],
+    )
+}
+
+#[tokio::test]
+async fn up_with_a_signing_config_signs_for_its_own_clients() {
+    let env = Env::new().await;
+    // The configuration names the test's other relyard; mounted in `up`, the signing server
+    // must check Hawk with `up`'s own auth instead, or the root client below is refused.
+    let config = env.write_config("mounted", &["127.0.0.0/8"]);
+    let mut child = up_command(&env, &config, &passphrase_lines(None))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    // Lines are printed once each part listens; reading them waits for that. The reader
+    // keeps draining afterwards, so `up`'s later lines do not meet a closed pipe.
+    let (found, url) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut found = Some(found);
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("signing server listening on ") {
+                if let Some(tx) = found.take() {
+                    let _ = tx.send(url.to_string());
+                }
+            }
+        }
+    });
+    let url = url.await.expect("`up` printed the signing server's URL");
+
+    let creds: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(env.path("up-state/credentials.json")).expect("credentials.json"),
+    )
+    .expect("json");
+    let root = taskcluster::Credentials::new(
+        creds["clientId"].as_str().expect("clientId"),
+        creds["accessToken"].as_str().expect("accessToken"),
+    );
+    let (status, body) = ask_token(
+        &url,
+        Some(&root),
+        serde_json::json!({"formats": ["gpg"], "duration": "10m"}),
+    )
+    .await;
+    assert_eq!(status, 200, "token from up's own auth: {body}");
+    let token = body["token"].as_str().expect("token");
+
+    let data = b"signed by relyard up\n";
+    let (status, body) = upload(&url, "gpg", token, "notes.txt", data).await;
+    assert!(status == 202 || status == 200, "upload: {status} {body}");
+    let (status, signature) = fetch(&url, "gpg", token, &sha256_hex(data)).await;
+    assert_eq!(status, 200);
+    let (data_path, sig_path) = (env.path("notes.txt"), env.path("notes.txt.asc"));
+    std::fs::write(&data_path, data).expect("write");
+    std::fs::write(&sig_path, &signature).expect("write");
+    assert!(gpg_verifies(
+        &gpg_home(env.dir.path()),
+        &sig_path,
+        &data_path
+    ));
+    child.kill().expect("kill");
+    let _ = child.wait();
+}
+
+#[tokio::test]
+async fn up_with_a_key_that_does_not_unlock_does_not_start() {
+    let env = Env::new().await;
+    let config = env.write_config("mounted-wrong", &["127.0.0.0/8"]);
+    let out = run(&mut up_command(
+        &env,
+        &config,
+        &passphrase_lines(Some("release-gpg")),
+    ));
+    assert!(!out.status.success(), "started: {}", text(&out));
+    assert!(
+        text(&out).contains("key `release-gpg`: wrong passphrase"),
+        "{}",
+        text(&out)
+    );
+    // Refused before anything else started: no state directory, no database.
+    assert!(!env.path("up-state").exists());
 }
