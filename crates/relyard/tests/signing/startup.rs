@@ -4,6 +4,9 @@
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::json;
 
 use crate::common::*;
 
@@ -180,7 +183,7 @@ fn up_command(env: &Env, config: &Path, passphrases: &str) -> Command {
     relyard_with_fd3(
         env,
         passphrases,
-        "up --listen 127.0.0.1:0 --dir \"$DIR\" --workers 0 \
+        "up --listen 127.0.0.1:0 --dir \"$DIR\" --workers 1 --capacity 1 \
          --signing-config \"$CONFIG\" --signing-passphrase-fd 3",
         &[("CONFIG", config), ("DIR", &env.path("up-state"))],
     )
@@ -200,18 +203,21 @@ async fn up_with_a_signing_config_signs_for_its_own_clients() {
     let stdout = child.stdout.take().expect("stdout");
     // Lines are printed once each part listens; reading them waits for that. The reader
     // keeps draining afterwards, so `up`'s later lines do not meet a closed pipe.
-    let (found, url) = tokio::sync::oneshot::channel();
+    let (found, urls) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
-        let mut found = Some(found);
+        let (mut found, mut root_url) = (Some(found), None);
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("relyard is up at ") {
+                root_url = Some(url.to_string());
+            }
             if let Some(url) = line.strip_prefix("signing server listening on ") {
-                if let Some(tx) = found.take() {
-                    let _ = tx.send(url.to_string());
+                if let (Some(tx), Some(root_url)) = (found.take(), root_url.clone()) {
+                    let _ = tx.send((root_url, url.to_string()));
                 }
             }
         }
     });
-    let url = url.await.expect("`up` printed the signing server's URL");
+    let (root_url, url) = urls.await.expect("`up` printed its URLs");
 
     let creds: serde_json::Value = serde_json::from_slice(
         &std::fs::read(env.path("up-state/credentials.json")).expect("credentials.json"),
@@ -224,7 +230,7 @@ async fn up_with_a_signing_config_signs_for_its_own_clients() {
     let (status, body) = ask_token(
         &url,
         Some(&root),
-        serde_json::json!({"formats": ["gpg"], "duration": "10m"}),
+        json!({"formats": ["gpg"], "duration": "10m"}),
     )
     .await;
     assert_eq!(status, 200, "token from up's own auth: {body}");
@@ -238,13 +244,98 @@ async fn up_with_a_signing_config_signs_for_its_own_clients() {
     let (data_path, sig_path) = (env.path("notes.txt"), env.path("notes.txt.asc"));
     std::fs::write(&data_path, data).expect("write");
     std::fs::write(&sig_path, &signature).expect("write");
-    assert!(gpg_verifies(
-        &gpg_home(env.dir.path()),
+    let gpg = gpg_home(env.dir.path());
+    assert!(gpg_verifies(&gpg, &sig_path, &data_path));
+
+    // A build task on the local build worker, then a signing task on the signing worker.
+    let queue = taskcluster::Queue::new(
+        taskcluster::ClientBuilder::new(&root_url).credentials(root.clone()),
+    )
+    .expect("queue client");
+    let build = task(
+        "proj-local/default",
+        json!({
+            "command": [["sh", "-c", "mkdir -p out && printf 'local release' > out/app.txt"]],
+            "maxRunTime": 60,
+            "artifacts": [{"type": "directory", "path": "out", "name": "public/build"}],
+        }),
+        &[],
+    );
+    let build_id = relyard_core::ids::slugid();
+    queue
+        .createTask(&build_id, &build)
+        .await
+        .expect("build task");
+    let sign = task(
+        "proj-local/signing",
+        json!({"signing": {"format": "gpg",
+            "upstreamArtifacts": [{"taskId": build_id, "paths": ["public/build/app.txt"]}]}}),
+        &[&build_id],
+    );
+    let sign_id = relyard_core::ids::slugid();
+    queue
+        .createTask(&sign_id, &sign)
+        .await
+        .expect("signing task");
+    let state = resolved(&queue, &sign_id).await;
+    assert_eq!(
+        state, "completed",
+        "the signing task on up's signing worker"
+    );
+    let artifact = |task: &str, name: &str| {
+        let url = queue
+            .getLatestArtifact_signed_url(task, name, Duration::from_secs(300))
+            .expect("signed url");
+        async move {
+            reqwest::get(url)
+                .await
+                .expect("artifact")
+                .bytes()
+                .await
+                .expect("bytes")
+        }
+    };
+    std::fs::write(
+        &data_path,
+        artifact(&build_id, "public/build/app.txt").await,
+    )
+    .expect("write");
+    std::fs::write(
         &sig_path,
-        &data_path
-    ));
+        artifact(&sign_id, "public/build/app.txt.asc").await,
+    )
+    .expect("write");
+    assert!(gpg_verifies(&gpg, &sig_path, &data_path));
     child.kill().expect("kill");
     let _ = child.wait();
+}
+
+fn task(queue: &str, payload: serde_json::Value, dependencies: &[&str]) -> serde_json::Value {
+    let now = chrono::Utc::now();
+    json!({
+        "taskQueueId": queue,
+        "created": now.to_rfc3339(),
+        "deadline": (now + chrono::Duration::hours(1)).to_rfc3339(),
+        "dependencies": dependencies,
+        "payload": payload,
+        "metadata": {"name": "up test", "description": "relyard up with signing",
+            "owner": "test@example.com", "source": "https://example.com/test"},
+    })
+}
+
+/// The task's state once it has resolved. `up` publishes no events (no AMQP here), so its
+/// status is asked for, within a bound.
+async fn resolved(queue: &taskcluster::Queue, task_id: &str) -> String {
+    let until = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let status = queue.status(task_id).await.expect("status");
+        let state = status["status"]["state"].as_str().unwrap_or("").to_string();
+        if ["completed", "failed", "exception"].contains(&state.as_str()) {
+            return state;
+        }
+        assert!(std::time::Instant::now() < until, "{status:#}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test]
