@@ -7,8 +7,9 @@ use anyhow::Context;
 use clap::Args;
 use relyard::config::ServerConfig;
 use relyard::server::Server;
-use relyard_worker::{Worker, WorkerConfig};
+use relyard_worker::{Exit, Worker, WorkerConfig, WorkerError};
 use serde::{Deserialize, Serialize};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Args)]
@@ -114,23 +115,22 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         || taskcluster::Credentials::new(relyard_auth::ROOT_CLIENT_ID, &secrets.root_access_token);
     let stop_workers = CancellationToken::new();
     let mut workers = Vec::new();
-    for n in 0..args.workers {
+    let local_worker = |queue: &str, name: &str| {
         let mut config = WorkerConfig::new(
             &server.root_url,
             root(),
-            LOCAL_TASK_QUEUE,
-            args.dir.join("worker").join(n.to_string()),
+            queue,
+            args.dir.join("worker").join(name),
         );
-        config.worker_id = format!("{}-{n}", config.worker_id);
+        config.worker_id = format!("{}-{name}", config.worker_id);
+        config
+    };
+    for n in 0..args.workers {
+        let mut config = local_worker(LOCAL_TASK_QUEUE, &n.to_string());
         if let Some(c) = args.capacity {
             config.capacity = c;
         }
-        let worker = Worker::new(config).await?;
-        println!(
-            "A worker for {LOCAL_TASK_QUEUE} runs here (live logs and metrics at {})",
-            worker.http_base()
-        );
-        workers.push(tokio::spawn(worker.run(stop_workers.clone())));
+        workers.push(spawn_worker(config, "A worker", &stop_workers).await?);
     }
     let signing_server = match signing {
         None => None,
@@ -141,23 +141,12 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             let signing = unlocked.start().await?;
             println!("signing server listening on {}", signing.url());
             // Only this worker holds signing tokens; the build workers above do not.
-            let mut config = WorkerConfig::new(
-                &server.root_url,
-                root(),
-                LOCAL_SIGNING_QUEUE,
-                args.dir.join("worker").join("signing"),
-            );
-            config.worker_id = format!("{}-signing", config.worker_id);
+            let mut config = local_worker(LOCAL_SIGNING_QUEUE, "signing");
             config.signing = Some(relyard_worker::signing::SigningSettings {
                 servers: vec![signing.url()],
                 credentials: root(),
             });
-            let worker = Worker::new(config).await?;
-            println!(
-                "A signing worker for {LOCAL_SIGNING_QUEUE} runs here (live logs and metrics at {})",
-                worker.http_base()
-            );
-            workers.push(tokio::spawn(worker.run(stop_workers.clone())));
+            workers.push(spawn_worker(config, "A signing worker", &stop_workers).await?);
             Some(signing)
         }
     };
@@ -188,6 +177,21 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         signing.wait().await?;
     }
     Ok(())
+}
+
+/// Starts a local worker, says where it is, and runs it until `stop`.
+async fn spawn_worker(
+    config: WorkerConfig,
+    what: &str,
+    stop: &CancellationToken,
+) -> anyhow::Result<JoinHandle<Result<Exit, WorkerError>>> {
+    let queue = config.task_queue_id.clone();
+    let worker = Worker::new(config).await?;
+    println!(
+        "{what} for {queue} runs here (live logs and metrics at {})",
+        worker.http_base()
+    );
+    Ok(tokio::spawn(worker.run(stop.clone())))
 }
 
 /// The task queue `relyard up`'s local workers claim from.

@@ -1,5 +1,6 @@
 //! `relyard signing-server` as a process: passphrases on a file descriptor, a wrong one stops
-//! it with a message naming the key, `--check-config`, and a real start.
+//! it with a message naming the key, `--check-config`, and a real start; and the same server
+//! mounted in `relyard up --signing-config`, with its signing worker.
 
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
