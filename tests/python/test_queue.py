@@ -33,6 +33,11 @@ def claim(queue, count=1, worker="w1"):
     return queue.claimWork(QUEUE_ID, {"workerGroup": "py", "workerId": worker, "tasks": count})["tasks"]
 
 
+def test_every_service_answers_ping(server):
+    for service in (taskcluster.Queue, taskcluster.Auth, taskcluster.Secrets):
+        assert service(server.options()).ping()["alive"] is True
+
+
 def test_three_task_graph(server):
     queue = taskcluster.Queue(server.options())
     group = taskcluster.slugId()

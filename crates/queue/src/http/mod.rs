@@ -24,6 +24,7 @@ const MAX_PAGE: usize = 1000;
 
 pub fn router(queue: Arc<Queue>) -> Router {
     let routes = Router::new()
+        .route("/ping", get(relyard_core::ping::ping))
         .route("/task/{task_id}", put(tasks::create_task).get(tasks::task))
         .route("/task/{task_id}/status", get(tasks::status))
         .route("/task/{task_id}/schedule", post(tasks::schedule_task))
