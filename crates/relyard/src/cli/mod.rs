@@ -1,6 +1,7 @@
 //! Subcommands.
 
 mod auth;
+mod banner;
 mod ci;
 mod connect;
 mod retry;

@@ -11,6 +11,8 @@ use relyard_signing::passphrases::Passphrases;
 use relyard_signing::server::SigningServer;
 use relyard_signing::Keyring;
 
+use super::banner::banner;
+
 #[derive(Args)]
 #[command(after_help = "\
 Passphrases are asked for on the terminal (no echo), one per key, unless --passphrase-fd N gives \
@@ -104,7 +106,7 @@ pub async fn run(args: SigningServerArgs) -> anyhow::Result<()> {
     let unlocked = unlock(config, &passphrases.unwrap_or_default())?;
     let server = unlocked.start().await?;
     // Tests and scripts read this line to learn the port when listening on port 0.
-    println!("signing server listening on {}", server.url());
+    banner!("signing server listening on {}", server.url());
     let token = server.shutdown_token();
     tokio::spawn(async move {
         super::termination().await;

@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::banner::banner;
+
 #[derive(Args)]
 pub struct UpArgs {
     /// Address and port to listen on.
@@ -93,23 +95,23 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             access_token: &secrets.root_access_token,
         })?,
     )?;
-    println!("relyard is up at {}", server.root_url);
-    println!(
+    banner!("relyard is up at {}", server.root_url);
+    banner!(
         "Update service: {}/update/6/… (rules and releases at {}/api/updates/v1/; {} rules loaded)",
         server.root_url,
         server.root_url,
         server.updates.catalog().rules.len()
     );
-    println!(
+    banner!(
         "Root credentials are in {} (mode 0600). To use them:",
         creds_path.display()
     );
-    println!("  export TASKCLUSTER_ROOT_URL={}", server.root_url);
-    println!(
+    banner!("  export TASKCLUSTER_ROOT_URL={}", server.root_url);
+    banner!(
         "  export TASKCLUSTER_CLIENT_ID={}",
         relyard_auth::ROOT_CLIENT_ID
     );
-    println!("  export TASKCLUSTER_ACCESS_TOKEN=$(python3 -c 'import json;print(json.load(open(\"{}\"))[\"accessToken\"])')", creds_path.display());
+    banner!("  export TASKCLUSTER_ACCESS_TOKEN=$(python3 -c 'import json;print(json.load(open(\"{}\"))[\"accessToken\"])')", creds_path.display());
 
     let root =
         || taskcluster::Credentials::new(relyard_auth::ROOT_CLIENT_ID, &secrets.root_access_token);
@@ -139,7 +141,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             // relyard, whatever its configuration names.
             unlocked.config.auth_root_url = server.root_url.trim_end_matches('/').to_string();
             let signing = unlocked.start().await?;
-            println!("signing server listening on {}", signing.url());
+            banner!("signing server listening on {}", signing.url());
             // Only this worker holds signing tokens; the build workers above do not.
             let mut config = local_worker(LOCAL_SIGNING_QUEUE, "signing");
             config.signing = Some(relyard_worker::signing::SigningSettings {
@@ -150,6 +152,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             Some(signing)
         }
     };
+    // The same news on stderr, for whoever reads the log rather than the banner.
+    tracing::info!(root_url = %server.root_url, workers = args.workers,
+        signing = signing_server.is_some(), "relyard up is ready");
     let stop_server = server.shutdown_token();
     let stop_signing = signing_server.as_ref().map(|s| s.shutdown_token());
     let release_claims = server.claim_waits_token();
@@ -187,7 +192,7 @@ async fn spawn_worker(
 ) -> anyhow::Result<JoinHandle<Result<Exit, WorkerError>>> {
     let queue = config.task_queue_id.clone();
     let worker = Worker::new(config).await?;
-    println!(
+    banner!(
         "{what} for {queue} runs here (live logs and metrics at {})",
         worker.http_base()
     );

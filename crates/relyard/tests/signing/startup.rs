@@ -179,6 +179,65 @@ async fn the_process_serves_after_unlocking() {
     let _ = child.wait();
 }
 
+#[tokio::test]
+async fn up_keeps_running_when_nobody_reads_its_stdout() {
+    let env = Env::new().await;
+    let config = env.write_config("unread", &["127.0.0.0/8"]);
+    // A pipe whose reading end is gone: every line `up` prints fails with EPIPE.
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let mut child = up_command(&env, &config, &passphrase_lines(None))
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stderr = child.stderr.take().expect("stderr");
+    // `up` logs that it is ready once every part runs; reading its log waits for that line,
+    // or for the log's end if `up` stopped first.
+    let is_ready = first_line_matching(stderr, |line| {
+        line.contains("relyard up is ready").then_some(())
+    });
+    let became_ready = is_ready.await.is_ok();
+    let exited = child.try_wait().expect("try_wait");
+    assert!(
+        became_ready && exited.is_none(),
+        "up with an unread stdout: ready {became_ready}, exit status {exited:?}"
+    );
+    let creds: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(env.path("up-state/credentials.json")).expect("credentials.json"),
+    )
+    .expect("json");
+    let root_url = creds["rootUrl"].as_str().expect("rootUrl");
+    let resp = reqwest::get(format!("{root_url}/api/queue/v1/ping"))
+        .await
+        .expect("ping");
+    assert_eq!(resp.status(), 200);
+    child.kill().expect("kill");
+    let _ = child.wait();
+}
+
+/// The first value `pick` finds in `output`'s lines; the reader keeps draining after it so the
+/// child never blocks on a full pipe. Dropped unsent if the output ends first.
+fn first_line_matching<T: Send + 'static>(
+    output: impl std::io::Read + Send + 'static,
+    mut pick: impl FnMut(&str) -> Option<T> + Send + 'static,
+) -> tokio::sync::oneshot::Receiver<T> {
+    let (found, receiver) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut found = Some(found);
+        for line in BufReader::new(output).lines().map_while(Result::ok) {
+            if found.is_some() {
+                if let Some(value) = pick(&line) {
+                    if let Some(tx) = found.take() {
+                        let _ = tx.send(value);
+                    }
+                }
+            }
+        }
+    });
+    receiver
+}
+
 /// `relyard up --signing-config <config> --signing-passphrase-fd 3`, state under `up-state`.
 fn up_command(env: &Env, config: &Path, passphrases: &str) -> Command {
     relyard_with_fd3(
@@ -202,21 +261,14 @@ async fn up_with_a_signing_config_signs_for_its_own_clients() {
         .spawn()
         .expect("spawn");
     let stdout = child.stdout.take().expect("stdout");
-    // Lines are printed once each part listens; reading them waits for that. The reader
-    // keeps draining afterwards, so `up`'s later lines do not meet a closed pipe.
-    let (found, urls) = tokio::sync::oneshot::channel();
-    std::thread::spawn(move || {
-        let (mut found, mut root_url) = (Some(found), None);
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(url) = line.strip_prefix("relyard is up at ") {
-                root_url = Some(url.to_string());
-            }
-            if let Some(url) = line.strip_prefix("signing server listening on ") {
-                if let (Some(tx), Some(root_url)) = (found.take(), root_url.clone()) {
-                    let _ = tx.send((root_url, url.to_string()));
-                }
-            }
+    // Lines are printed once each part listens; reading them waits for that.
+    let mut root_url = None;
+    let urls = first_line_matching(stdout, move |line| {
+        if let Some(url) = line.strip_prefix("relyard is up at ") {
+            root_url = Some(url.to_string());
         }
+        let url = line.strip_prefix("signing server listening on ")?;
+        Some((root_url.clone()?, url.to_string()))
     });
     let (root_url, url) = urls.await.expect("`up` printed its URLs");
 
