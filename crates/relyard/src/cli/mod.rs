@@ -59,10 +59,14 @@ enum Command {
 }
 
 impl Cli {
-    /// Logging when RUST_LOG is not set: `ci` prints its own progress, so only warnings there.
+    /// Logging when RUST_LOG is not set: `ci` and `bench` print their own progress, so only
+    /// warnings there.
     pub fn default_log_filter(&self) -> &'static str {
         match self.command {
             Command::Ci(_) => "warn,sqlx=error",
+            // A bench's servers run in its process; their request and round lines at info
+            // (hundreds a second) would bury the progress lines and the table.
+            Command::Bench(_) => "warn,sqlx=error",
             _ => "info,sqlx=warn,tower_http=warn",
         }
     }
