@@ -53,6 +53,8 @@ pub struct Bus {
     signals: broadcast::Sender<Signal>,
     kick: Notify,
     amqp: Option<AmqpPublisher>,
+    /// The publisher task, taken by [`Bus::stopped`].
+    publisher: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Bus {
@@ -74,14 +76,27 @@ impl Bus {
             signals: broadcast::channel(8192).0,
             kick: Notify::new(),
             amqp,
+            publisher: std::sync::Mutex::new(None),
         });
         if bus.db.backend() == Backend::Postgres {
             let mut listener = sqlx::postgres::PgListener::connect(bus.db.url()).await?;
             listener.listen(PG_SIGNAL_CHANNEL).await?;
             tokio::spawn(Arc::clone(&bus).relay_pg_signals(listener, shutdown.clone()));
         }
-        tokio::spawn(Arc::clone(&bus).run_publisher(shutdown));
+        let publisher = tokio::spawn(Arc::clone(&bus).run_publisher(shutdown));
+        if let Ok(mut slot) = bus.publisher.lock() {
+            *slot = Some(publisher);
+        }
         Ok(bus)
+    }
+
+    /// Waits for the publisher to end (after shutdown is cancelled, once its last drain of the
+    /// outbox is done), so the database is not closed under that drain.
+    pub async fn stopped(&self) {
+        let publisher = self.publisher.lock().ok().and_then(|mut slot| slot.take());
+        if let Some(publisher) = publisher {
+            let _ = publisher.await;
+        }
     }
 
     /// Wakes the publisher: call after committing a transaction that enqueued events.

@@ -216,6 +216,10 @@ impl Server {
             Ok(r) => r,
             Err(e) => Err(std::io::Error::other(e)),
         };
+        // Serving may also have ended by an error: stop the background tasks either way, and
+        // let the bus finish its last drain before the pool closes under it.
+        self.shutdown.cancel();
+        self.bus.stopped().await;
         self.db.close().await;
         result
     }
