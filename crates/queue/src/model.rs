@@ -96,6 +96,8 @@ impl ReasonResolved {
             "resource-unavailable" => Self::ResourceUnavailable,
             "internal-error" => Self::InternalError,
             "intermittent-task" => Self::IntermittentTask,
+            // A worker that ran a later task in this one's place (Taskcluster's superseding).
+            "superseded" => Self::Superseded,
             _ => return None,
         })
     }

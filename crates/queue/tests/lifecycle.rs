@@ -193,6 +193,14 @@ async fn failed_and_exception_reports_and_retries() {
         .await
         .unwrap();
     assert_eq!((s.state.as_str(), s.runs.len()), ("exception", 1));
+
+    // superseded is final too, even with retries left.
+    let d = slug();
+    h.create_ok(&d, body()).await;
+    h.claim_one().await;
+    let s = h.queue.report_exception(&d, 0, "superseded").await.unwrap();
+    assert_eq!((s.state.as_str(), s.runs.len()), ("exception", 1));
+    assert_eq!(s.runs[0].reason_resolved, Some(ReasonResolved::Superseded));
 }
 
 #[tokio::test]

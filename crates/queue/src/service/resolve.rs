@@ -57,7 +57,7 @@ impl Queue {
         self.report(task_id, run_id, Resolution::Failed).await
     }
 
-    /// `reason` is one of the five a worker may report; worker-shutdown and intermittent-task
+    /// `reason` is one of the six a worker may report; worker-shutdown and intermittent-task
     /// retry the task while it has retries left.
     pub async fn report_exception(
         &self,
@@ -68,7 +68,7 @@ impl Queue {
         let reason = ReasonResolved::from_worker_report(reason).ok_or_else(|| {
             ApiError::validation(format!(
                 "`reason` must be one of worker-shutdown, malformed-payload, resource-unavailable, \
-                 internal-error, intermittent-task; got {reason:?}"
+                 internal-error, superseded, intermittent-task; got {reason:?}"
             ))
         })?;
         self.report(task_id, run_id, Resolution::Exception(reason))
