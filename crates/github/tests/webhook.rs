@@ -9,6 +9,13 @@ use relyard_github::signature;
 use serde_json::json;
 
 #[tokio::test]
+async fn the_official_client_pings_the_service() {
+    let s = setup().await;
+    // The client answers `Ok` only for a 2xx.
+    s.github().ping().await.expect("GET /api/github/v1/ping");
+}
+
+#[tokio::test]
 async fn signed_push_creates_the_graph_with_the_branch_role() {
     let s = setup().await;
     let (status, answer) = s.deliver_signed("push", &fixture("push.json")).await;

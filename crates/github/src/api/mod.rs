@@ -19,6 +19,7 @@ use crate::GitHubState;
 
 pub fn router(state: Arc<GitHubState>) -> Router {
     Router::new()
+        .route("/ping", get(relyard_core::ping::ping))
         .merge(crate::webhook::routes())
         .route("/builds", get(builds::builds))
         .route(
