@@ -196,6 +196,7 @@ impl UpdatesService {
             c.releases = releases;
             c.release_products = products;
             c.shutoffs = fresh.shutoffs.into_iter().map(|s| s.shutoff).collect();
+            c.pins = fresh.pins.into_iter().map(|p| p.pin).collect();
         });
         Ok(())
     }
@@ -317,9 +318,10 @@ struct Stored {
     rules: Vec<Rule>,
     releases: Vec<store::StoredRelease>,
     shutoffs: Vec<store::StoredShutoff>,
+    pins: Vec<store::StoredPin>,
 }
 
-/// Reads the three tables from one snapshot, so a reload never pairs a rule with a release
+/// Reads the served tables from one snapshot, so a reload never pairs a rule with a release
 /// from before or after a concurrent change; `None` when the data version is `unless`. SQLite's
 /// read transaction is one snapshot already; PostgreSQL's default (read committed) takes one per
 /// statement, hence repeatable read.
@@ -338,11 +340,13 @@ async fn read_all(db: &Db, unless: Option<&DataVersion>) -> StoreResult<Option<S
     let rules = store::list_rules_in(&mut tx).await?;
     let releases = store::list_releases_in(&mut tx).await?;
     let shutoffs = store::list_shutoffs_in(&mut tx).await?;
+    let pins = store::list_pins_in(&mut tx).await?;
     tx.commit().await?;
     Ok(Some(Stored {
         version,
         rules,
         releases,
         shutoffs,
+        pins,
     }))
 }

@@ -25,16 +25,8 @@ async fn protected() -> Protected {
     let a = Admin::start().await;
     let admin = a.bearer("test/admin", &["updates:admin"]).await;
     for name in ["R1", "R2"] {
-        let body = json!({"name": name, "product": "Firefox", "blob": empty_blob(name)});
-        let r = a
-            .call(
-                Some(&admin),
-                "PUT",
-                &format!("/releases/{name}"),
-                Some(&body),
-            )
+        a.put_release(&admin, name, "Firefox", empty_blob(name))
             .await;
-        assert_eq!(r.status, 201, "{}", r.text);
     }
     let rule_id = a.protected_rule(&admin, "R1", 2).await;
 

@@ -105,6 +105,7 @@ impl From<StoreError> for AdminError {
             StoreError::NoRole { .. } => AdminError::forbidden(text),
             StoreError::Exists { .. }
             | StoreError::InUse { .. }
+            | StoreError::Pinned { .. }
             | StoreError::SignedAsOtherRole { .. }
             | StoreError::NotPending(_)
             | StoreError::InvalidChange(_) => AdminError::bad_field("Bad Request", text),

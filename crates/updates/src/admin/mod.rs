@@ -12,6 +12,7 @@ mod body;
 mod error;
 mod listing;
 mod locales;
+mod pins;
 mod releases;
 mod releases_v2;
 mod required;
@@ -105,6 +106,7 @@ pub fn router(state: AdminState) -> Router {
         .merge(scheduled::routes())
         .merge(required::routes())
         .merge(releases_v2::routes())
+        .merge(pins::routes())
         .route(
             "/emergency_shutoff",
             get(shutoffs::list).post(shutoffs::create),

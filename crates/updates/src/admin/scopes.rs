@@ -29,6 +29,7 @@ pub enum Thing {
     ReleaseLocale,
     EmergencyShutoff,
     RequiredSignoff,
+    PinnableRelease,
 }
 
 impl Thing {
@@ -40,6 +41,7 @@ impl Thing {
             Thing::ReleaseLocale => "release_locale",
             Thing::EmergencyShutoff => "emergency_shutoff",
             Thing::RequiredSignoff => "required_signoff",
+            Thing::PinnableRelease => "pinnable_release",
         }
     }
 }

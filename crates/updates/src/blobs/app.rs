@@ -173,15 +173,27 @@ impl AppRelease {
             .ok_or_else(|| bad_data(format!("No buildID for platform '{resolved}'")))
     }
 
-    /// The version "never update backwards" compares with: `extv` for v1,
-    /// `appVersion` after.
-    fn application_version(&self, platform: &str, locale: &str) -> Option<&Value> {
-        let key = if self.schema == 1 {
+    /// The key of the version "never update backwards" compares with.
+    fn version_key(&self) -> &'static str {
+        if self.schema == 1 {
             "extv"
         } else {
             "appVersion"
-        };
-        self.locale_or_top(platform, locale, key)
+        }
+    }
+
+    /// The version "never update backwards" compares with: `extv` for v1,
+    /// `appVersion` after.
+    fn application_version(&self, platform: &str, locale: &str) -> Option<&Value> {
+        self.locale_or_top(platform, locale, self.version_key())
+    }
+
+    /// The blob's own (top-level) version, if it has one.
+    pub fn top_level_version(&self) -> Option<String> {
+        self.data
+            .get(self.version_key())
+            .filter(|v| truthy(v))
+            .map(py_str)
     }
 
     pub fn should_serve_update(&self, q: &UpdateQuery) -> Result<ServeUpdate> {

@@ -100,6 +100,15 @@ impl Release {
         }
     }
 
+    /// The release's own version (Balrog's `getApplicationVersion(None, None)`): an app
+    /// blob's top-level `appVersion` (`extv` in schema 1); other blobs have none.
+    pub fn application_version(&self) -> Option<String> {
+        match self {
+            Release::App(a) => a.top_level_version(),
+            _ => None,
+        }
+    }
+
     pub fn name(&self) -> &str {
         match self {
             Release::App(a) => a.name(),

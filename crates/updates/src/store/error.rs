@@ -24,6 +24,9 @@ pub enum StoreError {
     /// Balrog refuses to delete a release a rule still maps to.
     #[error("release {release} is used by rule {rule_id}")]
     InUse { release: String, rule_id: i64 },
+    /// Balrog's "Cannot delete release that is pinnable": a pin still names it.
+    #[error("release {release} is pinned ({pin}); it cannot be deleted")]
+    Pinned { release: String, pin: String },
     /// A sign-off with a role the user does not hold.
     #[error("{username} does not hold role {role}")]
     NoRole { username: String, role: String },

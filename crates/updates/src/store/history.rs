@@ -1,4 +1,5 @@
-//! `updates_rules_history` and `updates_releases_history`: one row per change, insert-only.
+//! `updates_rules_history`, `updates_releases_history` and `updates_pinnable_releases_history`:
+//! one row per change, insert-only.
 
 use relyard_core::Timestamp;
 use relyard_store::{Db, Row, Tx};
@@ -6,6 +7,7 @@ use serde_json::Value;
 use sqlx::any::AnyRow;
 
 use super::{next_id, StoreError, StoreResult};
+use crate::answer::PinnableRelease;
 
 /// One recorded change. `old` is None for a creation, `new` None for a deletion; both are the
 /// whole row as JSON (a rule in Balrog's column names, a release as [`super::StoredRelease`]).
@@ -24,6 +26,8 @@ pub struct HistoryRow {
 pub(super) enum Subject<'a> {
     Rule(i64),
     Release(&'a str),
+    /// Keyed by its product, channel and version.
+    Pin(&'a PinnableRelease),
 }
 
 /// Appends the history row of a change, inside the change's transaction.
@@ -35,19 +39,30 @@ pub(super) async fn record(
     new: Option<&Value>,
     data_version: Option<i64>,
 ) -> StoreResult<()> {
-    let (table, key) = match subject {
+    let (table, keys) = match subject {
         Subject::Rule(_) => ("updates_rules_history", "rule_id"),
         Subject::Release(_) => ("updates_releases_history", "name"),
+        Subject::Pin(_) => (
+            "updates_pinnable_releases_history",
+            "product, channel, version",
+        ),
     };
+    let key_count = keys.split(", ").count();
+    let placeholders: Vec<String> = (1..=key_count + 6).map(|n| format!("${n}")).collect();
     let change_id = next_id(tx, table).await?;
     let sql = format!(
-        "INSERT INTO {table} (change_id, {key}, changed_by, timestamp, data_version, old_row, \
-         new_row) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        "INSERT INTO {table} (change_id, {keys}, changed_by, timestamp, data_version, old_row, \
+         new_row) VALUES ({})",
+        placeholders.join(", ")
     );
     let query = sqlx::query(&sql).bind(change_id);
     let query = match subject {
         Subject::Rule(id) => query.bind(id),
         Subject::Release(name) => query.bind(name.to_string()),
+        Subject::Pin(pin) => query
+            .bind(pin.product.clone())
+            .bind(pin.channel.clone())
+            .bind(pin.version.clone()),
     };
     query
         .bind(changed_by)
@@ -74,6 +89,26 @@ pub async fn rule_history(db: &Db, rule_id: i64) -> StoreResult<Vec<HistoryRow>>
 pub async fn release_history(db: &Db, name: &str) -> StoreResult<Vec<HistoryRow>> {
     let sql = history_query("updates_releases_history", "name");
     let rows = sqlx::query(&sql).bind(name).fetch_all(db.reader()).await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Every change of one pin, oldest first.
+pub async fn pin_history(
+    db: &Db,
+    product: &str,
+    channel: &str,
+    version: &str,
+) -> StoreResult<Vec<HistoryRow>> {
+    let rows = sqlx::query(
+        "SELECT change_id, changed_by, timestamp, data_version, old_row, new_row \
+         FROM updates_pinnable_releases_history \
+         WHERE product = $1 AND channel = $2 AND version = $3 ORDER BY change_id",
+    )
+    .bind(product)
+    .bind(channel)
+    .bind(version)
+    .fetch_all(db.reader())
+    .await?;
     rows.iter().map(from_row).collect()
 }
 

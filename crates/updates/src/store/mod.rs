@@ -1,5 +1,5 @@
 //! The SQL of the updates service: Balrog's `rules`, `releases`, their history tables,
-//! `emergency_shutoffs` and `permissions`, and sign-offs of scheduled rule changes (tables
+//! `emergency_shutoffs`, `pinnable_releases` and `permissions`, and sign-offs of scheduled rule changes (tables
 //! `updates_*`, migrations 6xxx).
 //!
 //! Every change follows Balrog's optimistic concurrency: the writer names the `data_version` it
@@ -13,6 +13,7 @@ mod history;
 mod leases;
 mod merge;
 mod permissions;
+mod pins;
 mod release_scheduled;
 mod releases;
 mod rules;
@@ -23,10 +24,11 @@ mod signoffs;
 
 pub use enact::{enact_due, EnactReport, ENACT_LEASE};
 pub use error::{StoreError, StoreResult};
-pub use history::{all_rule_history, release_history, rule_history, HistoryRow};
+pub use history::{all_rule_history, pin_history, release_history, rule_history, HistoryRow};
 pub use leases::{release_lease, take_lease};
 pub use merge::{merge_blobs, MergeConflict};
 pub use permissions::{grant_permission, revoke_permission, user_permissions, Permission};
+pub use pins::{get_pin, pin_json, set_pin, PinChange, StoredPin};
 pub use release_scheduled::{
     edit_release_change, enact_release_change_now, get_release_change, list_release_changes,
     release_required, schedule_release_change, signoffs_of, NewReleaseChange, ReleaseChange,
@@ -51,7 +53,10 @@ pub use signoffs::{
     create_required_signoff, delete_required_signoff, grant_role, list_required_signoffs,
     required_signoffs_for, revoke_signoff, sign_off, signoffs, user_roles,
 };
-pub(crate) use {releases::list_releases_in, rules::list_rules_in, shutoffs::list_shutoffs_in};
+pub(crate) use {
+    pins::list_pins_in, releases::list_releases_in, rules::list_rules_in,
+    shutoffs::list_shutoffs_in,
+};
 
 use relyard_store::{Row, Tx};
 

@@ -350,6 +350,7 @@ pub(super) async fn enact_release_change(
             | StoreError::Exists { .. }
             | StoreError::ReadOnly(_)
             | StoreError::InUse { .. }
+            | StoreError::Pinned { .. }
             | StoreError::InvalidBlob(_)),
         ) => {
             drop(tx);

@@ -219,6 +219,24 @@ pub(super) async fn delete_release_in(
             rule_id: row.try_get("rule_id")?,
         });
     }
+    let pin = sqlx::query(
+        "SELECT product, channel, version FROM updates_pinnable_releases WHERE mapping = $1 \
+         ORDER BY product, channel, version LIMIT 1",
+    )
+    .bind(name)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some(row) = pin {
+        let (product, channel, version): (String, String, String) = (
+            row.try_get("product")?,
+            row.try_get("channel")?,
+            row.try_get("version")?,
+        );
+        return Err(StoreError::Pinned {
+            release: name.to_string(),
+            pin: format!("{product}/{channel}/{version}"),
+        });
+    }
     sqlx::query("DELETE FROM updates_releases WHERE name = $1 AND data_version = $2")
         .bind(name)
         .bind(data_version)

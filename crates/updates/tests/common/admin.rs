@@ -237,6 +237,14 @@ impl Admin {
 }
 
 impl Admin {
+    /// Creates release `name` of `product` with `blob` through `PUT /releases/<name>`.
+    pub async fn put_release(&self, auth: &str, name: &str, product: &str, blob: Value) {
+        let body = json!({"name": name, "product": product, "blob": blob});
+        let path = format!("/releases/{name}");
+        let r = self.call(Some(auth), "PUT", &path, Some(&body)).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+
     /// A Firefox release-channel rule mapping to `release`, protected by `signoffs` sign-offs
     /// of role relman; answers the rule_id.
     pub async fn protected_rule(&self, auth: &str, release: &str, signoffs: i64) -> i64 {
