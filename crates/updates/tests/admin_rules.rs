@@ -324,17 +324,8 @@ async fn bad_bodies_are_400() {
 #[tokio::test]
 async fn protected_rules_change_only_through_scheduled_changes() {
     let (a, admin, id) = one_rule().await;
-    let rs = json!({"product": "Firefox", "channel": "nightly", "role": "relman",
-                    "signoffs_required": 1});
-    let made = a
-        .call(
-            Some(&admin),
-            "POST",
-            "/required_signoffs/product",
-            Some(&rs),
-        )
+    a.require_signoffs(&admin, "Firefox", "nightly", "relman", 1)
         .await;
-    assert_eq!(made.status, 201, "{}", made.text);
     let body = json!({"backgroundRate": 10, "data_version": 1});
     let refused = a
         .call(Some(&admin), "PUT", &format!("/rules/{id}"), Some(&body))

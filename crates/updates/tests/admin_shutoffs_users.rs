@@ -1,6 +1,7 @@
 //! Emergency shutoffs and the users endpoints over HTTP, after Balrog's
 //! `tests/admin/views/test_emergency_shutoff.py` and `test_permissions.py`: a shutoff stops
-//! the public answers for its product/channel at once and is deleted with its data_version;
+//! the public answers for its product/channel at once and is deleted with its data_version,
+//! both changes recorded in its history;
 //! `/users/current`, `/users/<u>/permissions` and `/users/<u>/roles` are read from scopes.
 
 #[path = "common/admin.rs"]
@@ -91,6 +92,19 @@ async fn a_shutoff_stops_updates_until_deleted() {
         .call(None, "GET", "/emergency_shutoff/Firefox/release", None)
         .await;
     assert_eq!(gone.status, 404);
+    // Both changes are in the history, with who made them; the refused ones are not.
+    let history = relyard_updates::store::shutoff_history(&a.db, "Firefox", "release")
+        .await
+        .expect("history");
+    let rows: Vec<_> = history
+        .iter()
+        .map(|h| (h.changed_by.as_str(), h.old.is_some(), h.new.is_some()))
+        .collect();
+    assert_eq!(rows, [("test/sre", false, true), ("test/sre", true, false)]);
+    assert_eq!(
+        history[1].old.as_ref().map(|o| &o["data_version"]),
+        Some(&json!(1))
+    );
     for bad in [
         json!({"product": "Firefox"}),
         json!({"product": 1, "channel": "x"}),

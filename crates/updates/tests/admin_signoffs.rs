@@ -436,3 +436,47 @@ async fn direct_changes_are_merged_into_pending_scheduled_changes() {
     assert_eq!(done.body["mapping"], "R2");
     assert_eq!(done.body["backgroundRate"], 5);
 }
+
+#[tokio::test]
+async fn required_signoff_changes_are_recorded_in_history() {
+    let a = Admin::start().await;
+    let admin = a.bearer("test/admin", &["updates:admin"]).await;
+    a.require_signoffs(&admin, "Firefox", "beta", "qa", 2).await;
+    let path = "/required_signoffs/product?product=Firefox&channel=beta&role=qa";
+    let stale = a
+        .call(
+            Some(&admin),
+            "DELETE",
+            &format!("{path}&data_version=2"),
+            None,
+        )
+        .await;
+    assert_eq!(stale.status, 400, "{}", stale.text);
+    let deleted = a
+        .call(
+            Some(&admin),
+            "DELETE",
+            &format!("{path}&data_version=1"),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, 200, "{}", deleted.text);
+
+    let history = store::required_signoff_history(&a.db, "Firefox", "beta", "qa")
+        .await
+        .expect("history");
+    assert_eq!(history.len(), 2, "{history:?}");
+    assert!(history.iter().all(|h| h.changed_by == "test/admin"));
+    let created = history[0].new.as_ref().expect("the created row");
+    assert_eq!(created["signoffs_required"], 2);
+    assert_eq!(
+        (history[0].old.is_none(), history[0].data_version),
+        (true, Some(1))
+    );
+    let removed = history[1].old.as_ref().expect("the deleted row");
+    assert_eq!(removed["role"], "qa");
+    assert_eq!(
+        (history[1].new.is_none(), history[1].data_version),
+        (true, None)
+    );
+}

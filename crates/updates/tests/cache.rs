@@ -54,7 +54,9 @@ async fn an_unchanged_store_is_not_loaded_again_and_a_change_is() {
         product: "b".into(),
         channel: "a".into(),
     };
-    store::create_shutoff(&t.db, &off).await.expect("shutoff");
+    store::create_shutoff(&t.db, "test", &off)
+        .await
+        .expect("shutoff");
     assert!(service.reload_if_changed().await.expect("check"));
     assert_eq!(service.catalog().shutoffs, vec![off]);
     assert_eq!(loads(&service), before + 1);
@@ -129,6 +131,7 @@ async fn only_answers_the_dice_took_no_part_in_are_cached() {
     // A change is never hidden by the cache.
     store::create_shutoff(
         &t.db,
+        "test",
         &EmergencyShutoff {
             product: "b".into(),
             channel: "a".into(),

@@ -40,7 +40,7 @@ async fn schedule_mapping(db: &Db, rule: &Rule, mapping: &str) -> i64 {
 
 /// The release channel needs two relman sign-offs; bill, mary and joe are relman, qa is not.
 async fn protect_release(db: &Db) {
-    store::create_required_signoff(db, "Firefox", "release", "relman", 2)
+    store::create_required_signoff(db, "test", "Firefox", "release", "relman", 2)
         .await
         .unwrap();
     for user in ["bill", "mary", "joe"] {

@@ -325,18 +325,18 @@ async fn shutoffs() {
         product: "b".into(),
         channel: "a".into(),
     };
-    let stored = store::create_shutoff(db, &s).await.unwrap();
+    let stored = store::create_shutoff(db, "test", &s).await.unwrap();
     assert_eq!(stored.data_version, 1);
     assert!(matches!(
-        store::create_shutoff(db, &s).await,
+        store::create_shutoff(db, "test", &s).await,
         Err(StoreError::Exists { .. })
     ));
     assert!(matches!(
-        store::delete_shutoff(db, &s, 2).await,
+        store::delete_shutoff(db, "test", &s, 2).await,
         Err(StoreError::Conflict { .. })
     ));
     assert_eq!(store::list_shutoffs(db).await.unwrap(), vec![stored]);
-    store::delete_shutoff(db, &s, 1).await.unwrap();
+    store::delete_shutoff(db, "test", &s, 1).await.unwrap();
     assert_eq!(store::list_shutoffs(db).await.unwrap(), vec![]);
 }
 
@@ -372,12 +372,12 @@ async fn the_router_answers_from_the_store() {
         product: "b".into(),
         channel: "a".into(),
     };
-    store::create_shutoff(db, &off).await.unwrap();
+    store::create_shutoff(db, "test", &off).await.unwrap();
     assert_xml(&s.get(url).await, B_UPDATE);
     s.service.reload().await.unwrap();
     assert_empty(&s.get(url).await);
 
-    store::delete_shutoff(db, &off, 1).await.unwrap();
+    store::delete_shutoff(db, "test", &off, 1).await.unwrap();
     store::update_rule(
         db,
         "ben",

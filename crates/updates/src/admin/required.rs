@@ -59,7 +59,7 @@ async fn create(
         ));
     }
     require(&caller, Thing::RequiredSignoff, "create", &[Some(product)])?;
-    store::create_required_signoff(&st.db, product, channel, role, n).await?;
+    store::create_required_signoff(&st.db, caller.name(), product, channel, role, n).await?;
     st.changed().await;
     Ok((StatusCode::CREATED, Json(json!({"new_data_version": 1}))).into_response())
 }
@@ -77,7 +77,7 @@ async fn delete(
     let (product, channel, role) = (arg("product")?, arg("channel")?, arg("role")?);
     let dv = query_int(&q, "data_version")?.ok_or_else(|| super::body::missing("data_version"))?;
     require(&caller, Thing::RequiredSignoff, "delete", &[Some(product)])?;
-    store::delete_required_signoff(&st.db, product, channel, role, dv).await?;
+    store::delete_required_signoff(&st.db, caller.name(), product, channel, role, dv).await?;
     st.changed().await;
     Ok(StatusCode::OK.into_response())
 }

@@ -77,7 +77,7 @@ pub async fn create(
             "Emergency shutoff for product/channel already exists.",
         ));
     }
-    let s = store::create_shutoff(&st.db, &shutoff).await?;
+    let s = store::create_shutoff(&st.db, caller.name(), &shutoff).await?;
     st.changed().await;
     Ok((StatusCode::CREATED, Json(shutoff_json(&s))).into_response())
 }
@@ -96,7 +96,7 @@ pub async fn delete(
         "delete",
         &[Some(&product)],
     )?;
-    store::delete_shutoff(&st.db, &s.shutoff, dv).await?;
+    store::delete_shutoff(&st.db, caller.name(), &s.shutoff, dv).await?;
     st.changed().await;
     Ok(StatusCode::OK.into_response())
 }

@@ -1,5 +1,5 @@
-//! `updates_rules_history`, `updates_releases_history` and `updates_pinnable_releases_history`:
-//! one row per change, insert-only.
+//! The history tables of rules, releases, pins, emergency shutoffs and required sign-offs
+//! (`updates_*_history`): one row per change, insert-only.
 
 use relyard_core::Timestamp;
 use relyard_store::{Db, Row, Tx};
@@ -8,6 +8,7 @@ use sqlx::any::AnyRow;
 
 use super::{next_id, StoreError, StoreResult};
 use crate::answer::PinnableRelease;
+use crate::rules::EmergencyShutoff;
 
 /// One recorded change. `old` is None for a creation, `new` None for a deletion; both are the
 /// whole row as JSON (a rule in Balrog's column names, a release as [`super::StoredRelease`]).
@@ -28,6 +29,12 @@ pub(super) enum Subject<'a> {
     Release(&'a str),
     /// Keyed by its product, channel and version.
     Pin(&'a PinnableRelease),
+    Shutoff(&'a EmergencyShutoff),
+    RequiredSignoff {
+        product: &'a str,
+        channel: &'a str,
+        role: &'a str,
+    },
 }
 
 /// Appends the history row of a change, inside the change's transaction.
@@ -46,6 +53,11 @@ pub(super) async fn record(
             "updates_pinnable_releases_history",
             "product, channel, version",
         ),
+        Subject::Shutoff(_) => ("updates_emergency_shutoffs_history", "product, channel"),
+        Subject::RequiredSignoff { .. } => (
+            "updates_product_req_signoffs_history",
+            "product, channel, role",
+        ),
     };
     let key_count = keys.split(", ").count();
     let placeholders: Vec<String> = (1..=key_count + 6).map(|n| format!("${n}")).collect();
@@ -63,6 +75,15 @@ pub(super) async fn record(
             .bind(pin.product.clone())
             .bind(pin.channel.clone())
             .bind(pin.version.clone()),
+        Subject::Shutoff(off) => query.bind(off.product.clone()).bind(off.channel.clone()),
+        Subject::RequiredSignoff {
+            product,
+            channel,
+            role,
+        } => query
+            .bind(product.to_string())
+            .bind(channel.to_string())
+            .bind(role.to_string()),
     };
     query
         .bind(changed_by)
@@ -77,19 +98,19 @@ pub(super) async fn record(
 
 /// Every change of one rule, oldest first (deleted rules keep theirs).
 pub async fn rule_history(db: &Db, rule_id: i64) -> StoreResult<Vec<HistoryRow>> {
-    let sql = history_query("updates_rules_history", "rule_id");
-    let rows = sqlx::query(&sql)
-        .bind(rule_id)
-        .fetch_all(db.reader())
-        .await?;
+    let rows = sqlx::query(
+        "SELECT change_id, changed_by, timestamp, data_version, old_row, new_row \
+         FROM updates_rules_history WHERE rule_id = $1 ORDER BY change_id",
+    )
+    .bind(rule_id)
+    .fetch_all(db.reader())
+    .await?;
     rows.iter().map(from_row).collect()
 }
 
 /// Every change of one release, oldest first (deleted releases keep theirs).
 pub async fn release_history(db: &Db, name: &str) -> StoreResult<Vec<HistoryRow>> {
-    let sql = history_query("updates_releases_history", "name");
-    let rows = sqlx::query(&sql).bind(name).fetch_all(db.reader()).await?;
-    rows.iter().map(from_row).collect()
+    history_where(db, "updates_releases_history", &[("name", name)]).await
 }
 
 /// Every change of one pin, oldest first.
@@ -99,16 +120,56 @@ pub async fn pin_history(
     channel: &str,
     version: &str,
 ) -> StoreResult<Vec<HistoryRow>> {
-    let rows = sqlx::query(
-        "SELECT change_id, changed_by, timestamp, data_version, old_row, new_row \
-         FROM updates_pinnable_releases_history \
-         WHERE product = $1 AND channel = $2 AND version = $3 ORDER BY change_id",
-    )
-    .bind(product)
-    .bind(channel)
-    .bind(version)
-    .fetch_all(db.reader())
-    .await?;
+    let keys = [
+        ("product", product),
+        ("channel", channel),
+        ("version", version),
+    ];
+    history_where(db, "updates_pinnable_releases_history", &keys).await
+}
+
+/// Every change of the emergency shutoff of one product and channel, oldest first.
+pub async fn shutoff_history(
+    db: &Db,
+    product: &str,
+    channel: &str,
+) -> StoreResult<Vec<HistoryRow>> {
+    let keys = [("product", product), ("channel", channel)];
+    history_where(db, "updates_emergency_shutoffs_history", &keys).await
+}
+
+/// Every change of one required sign-off (product, channel, role), oldest first.
+pub async fn required_signoff_history(
+    db: &Db,
+    product: &str,
+    channel: &str,
+    role: &str,
+) -> StoreResult<Vec<HistoryRow>> {
+    let keys = [("product", product), ("channel", channel), ("role", role)];
+    history_where(db, "updates_product_req_signoffs_history", &keys).await
+}
+
+/// The rows of `table` whose text key columns have the given values, oldest first.
+async fn history_where(
+    db: &Db,
+    table: &str,
+    keys: &[(&str, &str)],
+) -> StoreResult<Vec<HistoryRow>> {
+    let conditions: Vec<String> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, (col, _))| format!("{col} = ${}", i + 1))
+        .collect();
+    let sql = format!(
+        "SELECT change_id, changed_by, timestamp, data_version, old_row, new_row FROM {table} \
+         WHERE {} ORDER BY change_id",
+        conditions.join(" AND ")
+    );
+    let mut query = sqlx::query(&sql);
+    for (_, value) in keys {
+        query = query.bind(value.to_string());
+    }
+    let rows = query.fetch_all(db.reader()).await?;
     rows.iter().map(from_row).collect()
 }
 
@@ -121,13 +182,6 @@ pub async fn all_rule_history(db: &Db) -> StoreResult<Vec<HistoryRow>> {
     .fetch_all(db.reader())
     .await?;
     rows.iter().map(from_row).collect()
-}
-
-fn history_query(table: &str, key: &str) -> String {
-    format!(
-        "SELECT change_id, changed_by, timestamp, data_version, old_row, new_row FROM {table} \
-         WHERE {key} = $1 ORDER BY change_id"
-    )
 }
 
 fn from_row(r: &AnyRow) -> StoreResult<HistoryRow> {

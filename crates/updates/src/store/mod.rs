@@ -24,7 +24,10 @@ mod signoffs;
 
 pub use enact::{enact_due, EnactReport, ENACT_LEASE};
 pub use error::{StoreError, StoreResult};
-pub use history::{all_rule_history, pin_history, release_history, rule_history, HistoryRow};
+pub use history::{
+    all_rule_history, pin_history, release_history, required_signoff_history, rule_history,
+    shutoff_history, HistoryRow,
+};
 pub use leases::{release_lease, take_lease};
 pub use merge::{merge_blobs, MergeConflict};
 pub use permissions::{grant_permission, revoke_permission, user_permissions, Permission};

@@ -1,8 +1,11 @@
-//! `updates_emergency_shutoffs`: (product, channel) pairs whose updates are switched off.
+//! `updates_emergency_shutoffs`: (product, channel) pairs whose updates are switched off. Each
+//! creation and deletion has its row in `updates_emergency_shutoffs_history`.
 
 use relyard_store::{Db, Row};
+use serde_json::{json, Value};
 use sqlx::AnyConnection;
 
+use super::history::{record, Subject};
 use super::{check_version, StoreError, StoreResult};
 use crate::rules::EmergencyShutoff;
 
@@ -38,28 +41,52 @@ pub(crate) async fn list_shutoffs_in(conn: &mut AnyConnection) -> StoreResult<Ve
         .collect()
 }
 
-pub async fn create_shutoff(db: &Db, shutoff: &EmergencyShutoff) -> StoreResult<StoredShutoff> {
+/// A shutoff row as its history records it.
+fn shutoff_json(s: &StoredShutoff) -> Value {
+    json!({"product": s.shutoff.product, "channel": s.shutoff.channel,
+           "data_version": s.data_version})
+}
+
+pub async fn create_shutoff(
+    db: &Db,
+    changed_by: &str,
+    shutoff: &EmergencyShutoff,
+) -> StoreResult<StoredShutoff> {
+    let mut tx = db.begin().await?;
     sqlx::query(
         "INSERT INTO updates_emergency_shutoffs (product, channel, data_version) \
          VALUES ($1, $2, 1)",
     )
     .bind(shutoff.product.clone())
     .bind(shutoff.channel.clone())
-    .execute(db.writer())
+    .execute(&mut *tx)
     .await
     .map_err(|e| {
         let key = format!("{}/{}", shutoff.product, shutoff.channel);
         StoreError::from(e).exists_if_unique("emergency shutoff", key)
     })?;
-    Ok(StoredShutoff {
+    let stored = StoredShutoff {
         shutoff: shutoff.clone(),
         data_version: 1,
-    })
+    };
+    let new = shutoff_json(&stored);
+    record(
+        &mut tx,
+        Subject::Shutoff(shutoff),
+        changed_by,
+        None,
+        Some(&new),
+        Some(1),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(stored)
 }
 
 /// Deletes a shutoff still at `data_version`.
 pub async fn delete_shutoff(
     db: &Db,
+    changed_by: &str,
     shutoff: &EmergencyShutoff,
     data_version: i64,
 ) -> StoreResult<()> {
@@ -88,6 +115,19 @@ pub async fn delete_shutoff(
         .bind(shutoff.channel.clone())
         .execute(&mut *tx)
         .await?;
+    let old = shutoff_json(&StoredShutoff {
+        shutoff: shutoff.clone(),
+        data_version: current,
+    });
+    record(
+        &mut tx,
+        Subject::Shutoff(shutoff),
+        changed_by,
+        Some(&old),
+        None,
+        None,
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -1,9 +1,12 @@
 //! `updates_product_req_signoffs`, `updates_user_roles` and
-//! `updates_rules_scheduled_changes_signoffs`: who must sign, who may, and who did.
+//! `updates_rules_scheduled_changes_signoffs`: who must sign, who may, and who did. Changes of
+//! what a product requires have their rows in `updates_product_req_signoffs_history`.
 
 use relyard_store::{Db, Row, Tx};
+use serde_json::{json, Value};
 use sqlx::any::AnyRow;
 
+use super::history::{record, Subject};
 use super::sc_manage::ScKind;
 use super::scheduled::pending_in;
 use super::{StoreError, StoreResult};
@@ -23,11 +26,13 @@ fn required_from_row(r: &AnyRow) -> StoreResult<RequiredSignoff> {
 /// Protects a product/channel: changes to it need `signoffs_required` sign-offs of `role`.
 pub async fn create_required_signoff(
     db: &Db,
+    changed_by: &str,
     product: &str,
     channel: &str,
     role: &str,
     signoffs_required: i64,
 ) -> StoreResult<RequiredSignoff> {
+    let mut tx = db.begin().await?;
     sqlx::query(
         "INSERT INTO updates_product_req_signoffs \
          (product, channel, role, signoffs_required, data_version) VALUES ($1, $2, $3, $4, 1)",
@@ -36,19 +41,34 @@ pub async fn create_required_signoff(
     .bind(channel)
     .bind(role)
     .bind(signoffs_required)
-    .execute(db.writer())
+    .execute(&mut *tx)
     .await
     .map_err(|e| {
         StoreError::from(e)
             .exists_if_unique("required signoff", format!("{product}/{channel}/{role}"))
     })?;
-    Ok(RequiredSignoff {
+    let made = RequiredSignoff {
         product: product.into(),
         channel: channel.into(),
         role: role.into(),
         signoffs_required,
         data_version: 1,
-    })
+    };
+    let subject = Subject::RequiredSignoff {
+        product,
+        channel,
+        role,
+    };
+    let new = required_json(&made);
+    record(&mut tx, subject, changed_by, None, Some(&new), Some(1)).await?;
+    tx.commit().await?;
+    Ok(made)
+}
+
+/// A required sign-off row as its history records it.
+fn required_json(r: &RequiredSignoff) -> Value {
+    json!({"product": r.product, "channel": r.channel, "role": r.role,
+           "signoffs_required": r.signoffs_required, "data_version": r.data_version})
 }
 
 pub async fn list_required_signoffs(db: &Db) -> StoreResult<Vec<RequiredSignoff>> {
@@ -221,6 +241,7 @@ pub(super) async fn signoffs_of_kind_in(
 /// Removes a product/channel/role requirement still at `data_version`.
 pub async fn delete_required_signoff(
     db: &Db,
+    changed_by: &str,
     product: &str,
     channel: &str,
     role: &str,
@@ -229,7 +250,8 @@ pub async fn delete_required_signoff(
     let key = format!("{product}/{channel}/{role}");
     let mut tx = db.begin().await?;
     let row = sqlx::query(&format!(
-        "SELECT data_version FROM updates_product_req_signoffs \
+        "SELECT product, channel, role, signoffs_required, data_version \
+         FROM updates_product_req_signoffs \
          WHERE product = $1 AND channel = $2 AND role = $3{}",
         db.for_update()
     ))
@@ -244,12 +266,8 @@ pub async fn delete_required_signoff(
             key,
         });
     };
-    super::check_version(
-        "required signoff",
-        &key,
-        data_version,
-        row.try_get("data_version")?,
-    )?;
+    let old = required_from_row(&row)?;
+    super::check_version("required signoff", &key, data_version, old.data_version)?;
     sqlx::query(
         "DELETE FROM updates_product_req_signoffs WHERE product = $1 AND channel = $2 AND role = $3",
     )
@@ -258,6 +276,13 @@ pub async fn delete_required_signoff(
     .bind(role)
     .execute(&mut *tx)
     .await?;
+    let subject = Subject::RequiredSignoff {
+        product,
+        channel,
+        role,
+    };
+    let old = required_json(&old);
+    record(&mut tx, subject, changed_by, Some(&old), None, None).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -252,13 +252,26 @@ impl Admin {
                           "priority": 100, "backgroundRate": 100, "update_type": "minor"});
         let made = self.call(Some(auth), "POST", "/rules", Some(&rule)).await;
         assert_eq!(made.status, 200, "{}", made.text);
-        let rs = json!({"product": "Firefox", "channel": "release", "role": "relman",
+        self.require_signoffs(auth, "Firefox", "release", "relman", signoffs)
+            .await;
+        made.text.trim().parse().expect("rule id")
+    }
+
+    /// Makes `channel` of `product` require `signoffs` sign-offs of `role`.
+    pub async fn require_signoffs(
+        &self,
+        auth: &str,
+        product: &str,
+        channel: &str,
+        role: &str,
+        signoffs: i64,
+    ) {
+        let rs = json!({"product": product, "channel": channel, "role": role,
                         "signoffs_required": signoffs});
         let r = self
             .call(Some(auth), "POST", "/required_signoffs/product", Some(&rs))
             .await;
         assert_eq!(r.status, 201, "{}", r.text);
-        made.text.trim().parse().expect("rule id")
     }
 }
 
