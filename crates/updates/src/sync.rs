@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::service::UpdatesService;
 use crate::store::StoreResult;
 
-/// The bus channel a committed change of rules, releases or shutoffs is announced on.
+/// The bus channel a committed change of rules, releases, pins or shutoffs is announced on.
 pub const UPDATES_CHANGED: &str = "updates-changed";
 
 /// How often a server checks the store's data version without having been told: a missed
@@ -33,8 +33,10 @@ pub fn default_poll_interval(backend: Backend) -> Duration {
 }
 
 /// What the served tables looked like at a load: every id counter (each history row takes one,
-/// in the change's transaction), row counts and data_version sums of rules and releases, and the
-/// shutoff rows (they have no history). Equal versions mean nothing a request reads changed.
+/// in the change's transaction, so a change of rules, releases, pins or shutoffs moves one),
+/// row counts and data_version sums of rules and releases, and the shutoff rows (a change
+/// written behind the store's back shows there too). Equal versions mean nothing a request
+/// reads changed.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DataVersion(String);
 
