@@ -53,8 +53,8 @@ pub struct Bus {
     signals: broadcast::Sender<Signal>,
     kick: Notify,
     amqp: Option<AmqpPublisher>,
-    /// The publisher task, taken by [`Bus::stopped`].
-    publisher: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Cancelled when the publisher has ended, however it ended ([`Bus::stopped`]).
+    publisher_done: CancellationToken,
 }
 
 impl Bus {
@@ -76,27 +76,21 @@ impl Bus {
             signals: broadcast::channel(8192).0,
             kick: Notify::new(),
             amqp,
-            publisher: std::sync::Mutex::new(None),
+            publisher_done: CancellationToken::new(),
         });
         if bus.db.backend() == Backend::Postgres {
             let mut listener = sqlx::postgres::PgListener::connect(bus.db.url()).await?;
             listener.listen(PG_SIGNAL_CHANNEL).await?;
             tokio::spawn(Arc::clone(&bus).relay_pg_signals(listener, shutdown.clone()));
         }
-        let publisher = tokio::spawn(Arc::clone(&bus).run_publisher(shutdown));
-        if let Ok(mut slot) = bus.publisher.lock() {
-            *slot = Some(publisher);
-        }
+        tokio::spawn(Arc::clone(&bus).run_publisher(shutdown));
         Ok(bus)
     }
 
     /// Waits for the publisher to end (after shutdown is cancelled, once its last drain of the
     /// outbox is done), so the database is not closed under that drain.
     pub async fn stopped(&self) {
-        let publisher = self.publisher.lock().ok().and_then(|mut slot| slot.take());
-        if let Some(publisher) = publisher {
-            let _ = publisher.await;
-        }
+        self.publisher_done.cancelled().await;
     }
 
     /// Wakes the publisher: call after committing a transaction that enqueued events.
@@ -173,6 +167,8 @@ impl Bus {
     }
 
     async fn run_publisher(self: Arc<Self>, shutdown: CancellationToken) {
+        // Dropped on return or on a panic alike, so `stopped` never waits for nothing.
+        let _done = self.publisher_done.clone().drop_guard();
         loop {
             let stopping = tokio::select! {
                 _ = shutdown.cancelled() => true,

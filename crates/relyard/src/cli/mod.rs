@@ -63,10 +63,9 @@ impl Cli {
     /// warnings there.
     pub fn default_log_filter(&self) -> &'static str {
         match self.command {
-            Command::Ci(_) => "warn,sqlx=error",
-            // A bench's servers run in its process; their request and round lines at info
-            // (hundreds a second) would bury the progress lines and the table.
-            Command::Bench(_) => "warn,sqlx=error",
+            // A bench's servers run in its process too; their request and round lines at
+            // info (hundreds a second) would bury the progress lines and the table.
+            Command::Ci(_) | Command::Bench(_) => "warn,sqlx=error",
             _ => "info,sqlx=warn,tower_http=warn",
         }
     }

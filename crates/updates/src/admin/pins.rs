@@ -65,9 +65,8 @@ async fn set_pinnable(
              `when` is not supported",
         ));
     }
-    if store::get_release(&st.db, &pin.mapping).await?.is_none() {
-        return Err(AdminError::not_found("Release does not exist"));
-    }
+    // Balrog's permission differs for a new pin and a changed one; set_pin itself answers 404
+    // for a release that does not exist.
     let exists = store::get_pin(&st.db, &pin.product, &pin.channel, &pin.version)
         .await?
         .is_some();

@@ -34,10 +34,7 @@ async fn list(
         .into_iter()
         .filter(|r| q.get("product").is_none_or(|p| p == &r.product))
         .filter(|r| q.get("channel").is_none_or(|c| c == &r.channel))
-        .map(|r| {
-            json!({"product": r.product, "channel": r.channel, "role": r.role,
-                   "signoffs_required": r.signoffs_required, "data_version": r.data_version})
-        })
+        .map(|r| store::required_signoff_json(&r))
         .collect();
     Ok(Json(
         json!({"count": rows.len(), "required_signoffs": rows}),

@@ -17,13 +17,11 @@ use super::AdminState;
 use crate::rules::EmergencyShutoff;
 use crate::store::{self, StoredShutoff};
 
+/// The stored row plus Balrog's `comment`, which relyard does not keep.
 fn shutoff_json(s: &StoredShutoff) -> Value {
-    json!({
-        "product": s.shutoff.product,
-        "channel": s.shutoff.channel,
-        "data_version": s.data_version,
-        "comment": null,
-    })
+    let mut row = store::shutoff_json(s);
+    row["comment"] = Value::Null;
+    row
 }
 
 async fn find(st: &AdminState, product: &str, channel: &str) -> AdminResult<StoredShutoff> {

@@ -46,25 +46,29 @@ pub(super) async fn record(
     new: Option<&Value>,
     data_version: Option<i64>,
 ) -> StoreResult<()> {
-    let (table, keys) = match subject {
-        Subject::Rule(_) => ("updates_rules_history", "rule_id"),
-        Subject::Release(_) => ("updates_releases_history", "name"),
+    let (table, keys): (&str, &[&str]) = match subject {
+        Subject::Rule(_) => ("updates_rules_history", &["rule_id"]),
+        Subject::Release(_) => ("updates_releases_history", &["name"]),
         Subject::Pin(_) => (
             "updates_pinnable_releases_history",
-            "product, channel, version",
+            &["product", "channel", "version"],
         ),
-        Subject::Shutoff(_) => ("updates_emergency_shutoffs_history", "product, channel"),
+        Subject::Shutoff(_) => (
+            "updates_emergency_shutoffs_history",
+            &["product", "channel"],
+        ),
         Subject::RequiredSignoff { .. } => (
             "updates_product_req_signoffs_history",
-            "product, channel, role",
+            &["product", "channel", "role"],
         ),
     };
-    let key_count = keys.split(", ").count();
-    let placeholders: Vec<String> = (1..=key_count + 6).map(|n| format!("${n}")).collect();
+    // change_id, the keys, then the five columns every history table has.
+    let placeholders: Vec<String> = (1..=keys.len() + 6).map(|n| format!("${n}")).collect();
     let change_id = next_id(tx, table).await?;
     let sql = format!(
-        "INSERT INTO {table} (change_id, {keys}, changed_by, timestamp, data_version, old_row, \
+        "INSERT INTO {table} (change_id, {}, changed_by, timestamp, data_version, old_row, \
          new_row) VALUES ({})",
+        keys.join(", "),
         placeholders.join(", ")
     );
     let query = sqlx::query(&sql).bind(change_id);

@@ -1,6 +1,6 @@
-//! The SQL of the updates service: Balrog's `rules`, `releases`, their history tables,
-//! `emergency_shutoffs`, `pinnable_releases` and `permissions`, and sign-offs of scheduled rule changes (tables
-//! `updates_*`, migrations 6xxx).
+//! The SQL of the updates service: Balrog's `rules`, `releases`, `emergency_shutoffs`,
+//! `pinnable_releases`, `permissions`, their history tables, and sign-offs of scheduled rule
+//! changes (tables `updates_*`, migrations 6xxx).
 //!
 //! Every change follows Balrog's optimistic concurrency: the writer names the `data_version` it
 //! read; a stale one changes nothing and is [`StoreError::Conflict`]. A change and its history
@@ -51,10 +51,10 @@ pub use sc_manage::{
 pub use scheduled::{
     get_scheduled_change, is_ready, schedule_rule_change, ChangeType, NewChange, ScheduledChange,
 };
-pub use shutoffs::{create_shutoff, delete_shutoff, list_shutoffs, StoredShutoff};
+pub use shutoffs::{create_shutoff, delete_shutoff, list_shutoffs, shutoff_json, StoredShutoff};
 pub use signoffs::{
     create_required_signoff, delete_required_signoff, grant_role, list_required_signoffs,
-    required_signoffs_for, revoke_signoff, sign_off, signoffs, user_roles,
+    required_signoff_json, required_signoffs_for, revoke_signoff, sign_off, signoffs, user_roles,
 };
 pub(crate) use {
     pins::list_pins_in, releases::list_releases_in, rules::list_rules_in,

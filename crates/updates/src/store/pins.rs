@@ -2,12 +2,13 @@
 //! and channel is served (Balrog's pinnable_releases). Pins need no sign-offs in Balrog, so a
 //! change takes effect at once; each one has its history row.
 
-use relyard_store::{Db, Row, Tx};
+use relyard_store::{Db, Row};
 use serde_json::{json, Value};
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
 use super::history::{record, Subject};
+use super::releases::{locked, StoredRelease};
 use super::{StoreError, StoreResult};
 use crate::answer::PinnableRelease;
 use crate::blobs::Release;
@@ -70,7 +71,8 @@ pub async fn get_pin(
 }
 
 /// Points `pin` (its product, channel and version) at `pin.mapping`, which must be an existing
-/// release, unless the release it names now is newer; one transaction with its history row.
+/// release (else `NotFound`), unless the release it names now is newer; one transaction with
+/// its history row.
 pub async fn set_pin(db: &Db, changed_by: &str, pin: &PinnableRelease) -> StoreResult<PinChange> {
     let key = format!("{}/{}/{}", pin.product, pin.channel, pin.version);
     let mut tx = db.begin().await?;
@@ -86,18 +88,16 @@ pub async fn set_pin(db: &Db, changed_by: &str, pin: &PinnableRelease) -> StoreR
     .as_ref()
     .map(from_row)
     .transpose()?;
-    let Some(offered) = release_version(&mut tx, &pin.mapping).await? else {
-        return Err(StoreError::NotFound {
-            what: "release",
-            key: pin.mapping.clone(),
-        });
-    };
+    // Locked like a delete locks it, so the release cannot go while the pin is set.
+    let offered = locked(db, &mut tx, &pin.mapping).await?;
     if let Some(current) = &current {
-        let pinned = release_version(&mut tx, &current.pin.mapping)
-            .await?
-            .flatten();
-        if let (Some(pinned), Some(offered)) = (pinned, &offered) {
-            if pinned.cmp_to(offered).is_gt() {
+        let pinned = match locked(db, &mut tx, &current.pin.mapping).await {
+            Ok(r) => own_version(&r),
+            Err(StoreError::NotFound { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        if let (Some(pinned), Some(offered)) = (pinned, own_version(&offered)) {
+            if pinned.cmp_to(&offered).is_gt() {
                 return Ok(PinChange::ExistingIsNewer);
             }
         }
@@ -162,23 +162,10 @@ pub fn pin_json(p: &StoredPin) -> Value {
     })
 }
 
-/// `None`: no such release; `Some(None)`: a release without a version of its own to compare
-/// (not an app blob, or one whose version does not parse), which Balrog does not compare either.
-async fn release_version(tx: &mut Tx, name: &str) -> StoreResult<Option<Option<MozVersion>>> {
-    let row = sqlx::query("SELECT data FROM updates_releases WHERE name = $1")
-        .bind(name)
-        .fetch_optional(&mut **tx)
-        .await?;
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    let text: String = row.try_get("data")?;
-    let data: Value = serde_json::from_str(&text)
-        .map_err(|e| StoreError::corrupt(format!("release {name}: {e}")))?;
-    Ok(Some(
-        Release::from_json(data)
-            .ok()
-            .and_then(|r| r.application_version())
-            .and_then(|v| MozVersion::parse(&v).ok()),
-    ))
+/// A release's own version, if it has one that parses (Balrog compares only those).
+fn own_version(r: &StoredRelease) -> Option<MozVersion> {
+    Release::from_json(r.data.clone())
+        .ok()
+        .and_then(|r| r.application_version())
+        .and_then(|v| MozVersion::parse(&v).ok())
 }

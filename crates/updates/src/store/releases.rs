@@ -293,7 +293,8 @@ async fn finish(
     Ok(())
 }
 
-async fn locked(db: &Db, tx: &mut Tx, name: &str) -> StoreResult<StoredRelease> {
+/// Release `name`, its row locked for the rest of `tx`; `NotFound` when there is none.
+pub(super) async fn locked(db: &Db, tx: &mut Tx, name: &str) -> StoreResult<StoredRelease> {
     let row = sqlx::query(&format!("{SELECT} WHERE name = $1{}", db.for_update()))
         .bind(name)
         .fetch_optional(&mut **tx)

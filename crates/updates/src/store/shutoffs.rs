@@ -41,8 +41,8 @@ pub(crate) async fn list_shutoffs_in(conn: &mut AnyConnection) -> StoreResult<Ve
         .collect()
 }
 
-/// A shutoff row as its history records it.
-fn shutoff_json(s: &StoredShutoff) -> Value {
+/// A shutoff row as its history records it (the admin API adds Balrog's `comment`).
+pub fn shutoff_json(s: &StoredShutoff) -> Value {
     json!({"product": s.shutoff.product, "channel": s.shutoff.channel,
            "data_version": s.data_version})
 }

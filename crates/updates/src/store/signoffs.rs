@@ -59,14 +59,14 @@ pub async fn create_required_signoff(
         channel,
         role,
     };
-    let new = required_json(&made);
+    let new = required_signoff_json(&made);
     record(&mut tx, subject, changed_by, None, Some(&new), Some(1)).await?;
     tx.commit().await?;
     Ok(made)
 }
 
-/// A required sign-off row as its history records it.
-fn required_json(r: &RequiredSignoff) -> Value {
+/// A required sign-off row as the admin API lists it and its history records it.
+pub fn required_signoff_json(r: &RequiredSignoff) -> Value {
     json!({"product": r.product, "channel": r.channel, "role": r.role,
            "signoffs_required": r.signoffs_required, "data_version": r.data_version})
 }
@@ -281,7 +281,7 @@ pub async fn delete_required_signoff(
         channel,
         role,
     };
-    let old = required_json(&old);
+    let old = required_signoff_json(&old);
     record(&mut tx, subject, changed_by, Some(&old), None, None).await?;
     tx.commit().await?;
     Ok(())
